@@ -1,0 +1,33 @@
+# One venv for everything; every target installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# torchaudio 2.11 needs this torch build; both install from pip's cache/disk on the project machines.
+TORCH_PINS := torch==2.14.1 torchaudio==2.11.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-fast kws kws-quick bench bench-quick lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q $(TORCH_PINS)
+	$(PIP) install -q -e ".[dev,recipe,speech]" $(TORCH_PINS)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
