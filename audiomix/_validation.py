@@ -1,0 +1,165 @@
+"""Argument checks shared by the functional and module APIs.
+
+Every check raises ``ValueError`` or ``TypeError`` with a message that names the argument, the
+value found and what is allowed. Checks that need the tensor's values (finiteness, label range)
+read them once; they are the only host synchronisations in a call and can be switched off with
+``validate=False`` where offered.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number, but got {type(alpha).__name__}.")
+    alpha = float(alpha)
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0, but got {alpha}.")
+    return alpha
+
+
+def check_probability(p: float, name: str = "p") -> float:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number, but got {type(p).__name__}.")
+    p = float(p)
+    if not 0.0 <= p <= 1.0:  # also rejects NaN
+        raise ValueError(f"`{name}` must be in [0, 1], but got {p}.")
+    return p
+
+
+def check_label_smoothing(eps: float) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(
+            f"`label_smoothing` must be a real number, but got {type(eps).__name__}."
+        )
+    eps = float(eps)
+    if not 0.0 <= eps < 1.0:
+        raise ValueError(f"`label_smoothing` must be in [0, 1), but got {eps}.")
+    return eps
+
+
+def check_choice(value: str, name: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"`{name}` must be one of {options}, but got {value!r}.")
+    return value
+
+
+def check_num_classes(num_classes: int | None) -> int | None:
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise TypeError(
+            f"`num_classes` must be an int, but got {type(num_classes).__name__}."
+        )
+    if num_classes < 1:
+        raise ValueError(f"`num_classes` must be >= 1, but got {num_classes}.")
+    return int(num_classes)
+
+
+def check_audio(
+    x: Tensor,
+    name: str,
+    *,
+    min_ndim: int,
+    max_ndim: int | None = None,
+    layout: str,
+    check_finite: bool = True,
+) -> None:
+    """Checks a batch of audio (waveforms or spectrograms): type, dtype, rank, size, values."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, but got {type(x).__name__}.")
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"`{name}` must have a floating dtype (float16, bfloat16, float32, float64), but "
+            f"got {x.dtype}. Convert integer PCM first, e.g. `x.float() / 32768`."
+        )
+    if x.ndim < min_ndim or (max_ndim is not None and x.ndim > max_ndim):
+        expected = f"{min_ndim}" if max_ndim == min_ndim else (
+            f"{min_ndim} to {max_ndim}" if max_ndim is not None else f">= {min_ndim}"
+        )
+        raise ValueError(
+            f"`{name}` must have shape {layout} ({expected} dims), but got shape "
+            f"{tuple(x.shape)}."
+        )
+    if x.shape[-1] == 0:
+        raise ValueError(f"`{name}` is empty along time: shape {tuple(x.shape)}.")
+    if x.numel() == 0:
+        raise ValueError(f"`{name}` is empty: shape {tuple(x.shape)}.")
+    if check_finite and not bool(torch.isfinite(x).all()):
+        raise ValueError(
+            f"`{name}` contains NaN or Inf values. Clean the input, or pass "
+            "`check_finite=False` to mix it anyway."
+        )
+
+
+def check_lam(lam: Tensor | float, batch_size: int) -> None:
+    if isinstance(lam, Tensor):
+        if lam.ndim > 1 or (lam.ndim == 1 and lam.shape[0] != batch_size):
+            raise ValueError(
+                f"`lam` must be a scalar or have shape (batch,) = ({batch_size},), but got "
+                f"shape {tuple(lam.shape)}."
+            )
+        if not lam.is_floating_point():
+            raise TypeError(f"`lam` must have a floating dtype, but got {lam.dtype}.")
+        lo, hi = torch.aminmax(lam.detach())
+        if not (0.0 <= float(lo) and float(hi) <= 1.0):
+            raise ValueError(
+                f"`lam` must lie in [0, 1], but got values in [{float(lo)}, {float(hi)}]."
+            )
+    else:
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
+            raise TypeError(f"`lam` must be a float or a Tensor, but got {type(lam).__name__}.")
+        if not 0.0 <= float(lam) <= 1.0:
+            raise ValueError(f"`lam` must lie in [0, 1], but got {lam}.")
+
+
+def check_perm(perm: Tensor, batch_size: int, device: torch.device) -> None:
+    if not isinstance(perm, Tensor):
+        raise TypeError(f"`perm` must be a torch.Tensor, but got {type(perm).__name__}.")
+    if perm.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"`perm` must be an int64 or int32 tensor, but got {perm.dtype}.")
+    if perm.shape != (batch_size,):
+        raise ValueError(
+            f"`perm` must have shape (batch,) = ({batch_size},), but got {tuple(perm.shape)}."
+        )
+    if batch_size and (int(perm.min()) < 0 or int(perm.max()) >= batch_size):
+        raise ValueError(
+            f"`perm` holds partner indices, which must be in [0, {batch_size - 1}], but got "
+            f"values in [{int(perm.min())}, {int(perm.max())}]."
+        )
+
+
+def check_lengths(lengths: Tensor, batch_size: int, max_length: int, name: str = "lengths"):
+    if not isinstance(lengths, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, but got {type(lengths).__name__}.")
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"`{name}` must have an integer dtype, but got {lengths.dtype}.")
+    if lengths.shape != (batch_size,):
+        raise ValueError(
+            f"`{name}` and the audio have different batch sizes: `{name}` has shape "
+            f"{tuple(lengths.shape)}, expected ({batch_size},)."
+        )
+    if batch_size:
+        lo, hi = int(lengths.min()), int(lengths.max())
+        if lo <= 0 or hi > max_length:
+            raise ValueError(
+                f"`{name}` must be in [1, {max_length}] (the padded length), but got values "
+                f"in [{lo}, {hi}]."
+            )
+
+
+def check_same_device(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    if a.device != b.device:
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` are on different devices: {a.device} != {b.device}."
+        )

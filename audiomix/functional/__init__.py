@@ -1,0 +1,34 @@
+"""Pure functions behind audiomix's modules: sample first, then apply.
+
+Every function takes its tensors first and its configuration as keywords, keeps no state and
+never modifies its inputs. Randomness comes only from an explicit ``torch.Generator``.
+"""
+
+from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
+from ._mixing import mix, mix_targets, prepare_targets, soft_target_cross_entropy
+from ._sampling import (
+    MixParams,
+    sample_lambda,
+    sample_mix_params,
+    sample_offsets,
+    sample_permutation,
+)
+from ._spectral import db_to_power, power_to_db
+
+__all__ = [
+    "MixParams",
+    "align",
+    "db_to_power",
+    "lengths_to_mask",
+    "mix",
+    "mix_lengths",
+    "mix_targets",
+    "pad_batch",
+    "power_to_db",
+    "prepare_targets",
+    "sample_lambda",
+    "sample_mix_params",
+    "sample_offsets",
+    "sample_permutation",
+    "soft_target_cross_entropy",
+]

@@ -1,0 +1,196 @@
+"""Clips of different lengths: padding, cropping, repeating, masks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .._validation import check_choice
+from ._sampling import PLACEMENTS
+
+FILLS = ("pad", "repeat")
+
+
+def _check_clip_list(clips: Sequence[Tensor], name: str = "clips") -> None:
+    if isinstance(clips, Tensor) or not isinstance(clips, Sequence):
+        raise TypeError(f"`{name}` must be a list of tensors, but got {type(clips).__name__}.")
+    if len(clips) == 0:
+        raise ValueError(f"`{name}` is empty: nothing to batch.")
+    lead = None
+    for i, c in enumerate(clips):
+        if not isinstance(c, Tensor):
+            raise TypeError(f"`{name}[{i}]` must be a torch.Tensor, but got {type(c).__name__}.")
+        if c.ndim < 1:
+            raise ValueError(f"`{name}[{i}]` must have shape (..., time), but is a scalar.")
+        if c.shape[-1] == 0:
+            raise ValueError(f"`{name}[{i}]` is empty along time: shape {tuple(c.shape)}.")
+        if lead is None:
+            lead = c.shape[:-1]
+        elif c.shape[:-1] != lead:
+            raise ValueError(
+                f"`{name}` must share every dimension but time: `{name}[0]` has leading shape "
+                f"{tuple(lead)}, `{name}[{i}]` has {tuple(c.shape[:-1])}."
+            )
+        if c.dtype != clips[0].dtype or c.device != clips[0].device:
+            raise ValueError(
+                f"`{name}` must share dtype and device: `{name}[0]` is {clips[0].dtype} on "
+                f"{clips[0].device}, `{name}[{i}]` is {c.dtype} on {c.device}."
+            )
+
+
+def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
+    """Boolean mask of the valid (unpadded) positions.
+
+    Args:
+        lengths (Tensor): (batch,) integer valid lengths.
+        max_length (int or None, optional): mask length. (Default: ``lengths.max()``)
+
+    Returns:
+        Tensor: (batch, max_length) bool, ``True`` where ``t < lengths[i]``.
+
+    Example:
+        >>> lengths_to_mask(torch.tensor([1, 3]))
+        tensor([[ True, False, False],
+                [ True,  True,  True]])
+    """
+    if not isinstance(lengths, Tensor) or lengths.ndim != 1:
+        raise ValueError("`lengths` must be a 1-D tensor of shape (batch,).")
+    if lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise TypeError(f"`lengths` must have an integer dtype, but got {lengths.dtype}.")
+    if max_length is None:
+        max_length = int(lengths.max()) if lengths.numel() else 0
+    if max_length < 0:
+        raise ValueError(f"`max_length` must be >= 0, but got {max_length}.")
+    t = torch.arange(max_length, device=lengths.device)
+    return t.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def mix_lengths(lengths: Tensor, perm: Tensor) -> Tensor:
+    """Valid length of each mix: the longer of the sample and its partner.
+
+    Args:
+        lengths (Tensor): (batch,) valid lengths.
+        perm (Tensor): (batch,) partner indices.
+
+    Returns:
+        Tensor: (batch,) ``max(lengths, lengths[perm])``.
+    """
+    return torch.maximum(lengths, lengths[perm.to(lengths.device)])
+
+
+def pad_batch(
+    clips: Sequence[Tensor],
+    *,
+    pad_value: float = 0.0,
+    length: int | None = None,
+    multiple_of: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Stacks clips of different lengths into one right-padded batch.
+
+    Args:
+        clips (list of Tensor): each (..., time_i), same leading shape, dtype and device.
+        pad_value (float, optional): value of the padding. (Default: ``0.0``, silence)
+        length (int or None, optional): padded length; must be >= every clip's length (use
+            :func:`align` to crop). (Default: the longest clip)
+        multiple_of (int or None, optional): round the padded length up to a multiple of this.
+
+    Returns:
+        (Tensor, Tensor): the batch (batch, ..., time) and the valid lengths (batch,) int64.
+
+    Example:
+        >>> batch, lengths = pad_batch([torch.ones(3), torch.ones(5)])
+        >>> batch.shape, lengths.tolist()
+        (torch.Size([2, 5]), [3, 5])
+    """
+    _check_clip_list(clips)
+    lengths = torch.tensor([c.shape[-1] for c in clips], dtype=torch.int64)
+    longest = int(lengths.max())
+    if length is None:
+        length = longest
+    elif length < longest:
+        raise ValueError(
+            f"`length` ({length}) is shorter than the longest clip ({longest}); use "
+            "`align(..., length)` to crop."
+        )
+    if multiple_of is not None:
+        if multiple_of < 1:
+            raise ValueError(f"`multiple_of` must be >= 1, but got {multiple_of}.")
+        length = -(-length // multiple_of) * multiple_of
+    first = clips[0]
+    out = first.new_full((len(clips), *first.shape[:-1], length), pad_value)
+    for i, c in enumerate(clips):
+        out[i, ..., : c.shape[-1]] = c
+    return out, lengths.to(first.device)
+
+
+def _start(gap: int, position: str, generator: torch.Generator | None) -> int:
+    if position == "start" or gap == 0:
+        return 0
+    if position == "center":
+        return gap // 2
+    return int(torch.randint(gap + 1, (), generator=generator))
+
+
+def align(
+    clips: Sequence[Tensor] | Tensor,
+    length: int,
+    *,
+    fill: str = "pad",
+    position: str = "start",
+    pad_value: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Brings clips to exactly ``length`` samples (or frames) and stacks them.
+
+    A longer clip is cropped to a window at ``position``; a shorter one is placed at
+    ``position`` and the rest is padded with ``pad_value`` (``fill="pad"``) or filled by
+    repeating the clip cyclically (``fill="repeat"``). Samples are copied, never resampled.
+
+    Args:
+        clips (list of Tensor or Tensor): each (..., time_i); one tensor is one clip.
+        length (int): target length, >= 1.
+        fill (str, optional): ``"pad"`` or ``"repeat"``. (Default: ``"pad"``)
+        position (str, optional): ``"start"``, ``"center"`` or ``"random"``: where the crop
+            window starts, or where a short clip is placed. (Default: ``"start"``)
+        pad_value (float, optional): padding value for ``fill="pad"``. (Default: ``0.0``)
+        generator (torch.Generator or None, optional): for ``position="random"``.
+
+    Returns:
+        (Tensor, Tensor): the batch (batch, ..., length) and lengths (batch,) int64: the number
+        of original samples each row holds (``min(time_i, length)``, or ``length`` when a
+        short clip is repeated).
+
+    Example:
+        >>> batch, lengths = align([torch.ones(3), torch.ones(9)], 6, position="center")
+        >>> batch.shape, lengths.tolist()
+        (torch.Size([2, 6]), [3, 6])
+    """
+    if isinstance(clips, Tensor):
+        clips = [clips]
+    _check_clip_list(clips)
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"`length` must be an int >= 1, but got {length!r}.")
+    check_choice(fill, "fill", FILLS)
+    check_choice(position, "position", PLACEMENTS)
+    first = clips[0]
+    out = first.new_full((len(clips), *first.shape[:-1], length), pad_value)
+    lengths = torch.empty(len(clips), dtype=torch.int64)
+    for i, c in enumerate(clips):
+        n = c.shape[-1]
+        if n >= length:
+            s = _start(n - length, position, generator)
+            out[i] = c[..., s : s + length]
+            lengths[i] = length
+        elif fill == "pad":
+            s = _start(length - n, position, generator)
+            out[i, ..., s : s + n] = c
+            lengths[i] = n
+        else:
+            s = _start(length - n, position, generator)
+            # The clip starts at s; the cycle continues to the right and wraps to the left.
+            idx = (torch.arange(length, device=c.device) - s) % n
+            out[i] = c[..., idx]
+            lengths[i] = length
+    return out, lengths.to(first.device)

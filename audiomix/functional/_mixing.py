@@ -1,0 +1,342 @@
+"""Applying drawn parameters: audio mixing and target mixing. No randomness here."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._validation import (
+    check_audio,
+    check_label_smoothing,
+    check_lam,
+    check_lengths,
+    check_num_classes,
+    check_perm,
+    check_same_device,
+)
+
+# Rows are mixed in blocks of about this many bytes so that the gathered partner block stays in
+# cache between the gather and the interpolation: one pass over memory, like a copy plus a read.
+_BLOCK_BYTES = 1 << 20
+
+
+def _weights(lam: Tensor | float, batch_size: int, ndim: int, like: Tensor) -> Tensor | float:
+    """lam as a float or a (batch, 1, ..., 1) tensor in the dtype and device of ``like``."""
+    if not isinstance(lam, Tensor):
+        return float(lam)
+    if lam.ndim == 0:
+        lam = lam.expand(batch_size)
+    return lam.to(device=like.device, dtype=like.dtype).view(batch_size, *([1] * (ndim - 1)))
+
+
+def _lerp_rows(x: Tensor, lam: Tensor | float, perm: Tensor, out: Tensor | None) -> Tensor:
+    """out[i] = lam[i] * x[i] + (1 - lam[i]) * x[perm[i]], in one pass over memory on CPU."""
+    b = x.shape[0]
+    x2 = x.reshape(b, -1)
+    if out is None:
+        out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    out2 = out.view(b, -1)
+    w = _weights(lam, b, 2, x2)
+    n = x2.shape[1]
+    row_bytes = n * x2.element_size()
+    if x.device.type != "cpu" or b * row_bytes <= _BLOCK_BYTES:
+        # lerp(start, end, w) = start + w * (end - start): w = 1 returns end (x) exactly.
+        torch.lerp(x2.index_select(0, perm), x2, w, out=out2)
+        return out
+    rows = max(1, _BLOCK_BYTES // row_bytes)
+    cols = n if rows > 1 else max(1, _BLOCK_BYTES // x2.element_size())
+    buf = torch.empty((rows, cols), dtype=x.dtype)
+    for r0 in range(0, b, rows):
+        r1 = min(b, r0 + rows)
+        idx = perm[r0:r1]
+        wr = w if isinstance(w, float) else w[r0:r1]
+        for c0 in range(0, n, cols):
+            c1 = min(n, c0 + cols)
+            part = buf[: r1 - r0, : c1 - c0]
+            torch.index_select(x2[:, c0:c1], 0, idx, out=part)
+            torch.lerp(part, x2[r0:r1, c0:c1], wr, out=out2[r0:r1, c0:c1])
+    return out
+
+
+def _shifted(x3: Tensor, shift: Tensor, lengths: Tensor, fill: Tensor) -> Tensor:
+    """Each row's valid samples moved right by ``shift``; elsewhere ``fill`` (per row)."""
+    b, _, t = x3.shape
+    pos = torch.arange(t, device=x3.device).unsqueeze(0) - shift.unsqueeze(1)  # (b, t)
+    valid = (pos >= 0) & (pos < lengths.unsqueeze(1))
+    if bool((shift != 0).any()):
+        idx = pos.clamp(0, t - 1).unsqueeze(1).expand_as(x3)
+        x3 = torch.gather(x3, 2, idx)
+    return torch.where(valid.unsqueeze(1), x3, fill.view(b, 1, 1).to(x3.dtype))
+
+
+def mix(
+    x: Tensor,
+    lam: Tensor | float,
+    perm: Tensor,
+    *,
+    lengths: Tensor | None = None,
+    offsets: Tensor | None = None,
+    fill: Tensor | float = 0.0,
+    out: Tensor | None = None,
+    validate: bool = True,
+) -> Tensor:
+    r"""Mixes each sample with its partner: ``lam * x + (1 - lam) * x[perm]``.
+
+    The pure half of mixup: all randomness (``lam``, ``perm``, ``offsets``) comes in as
+    arguments. The input is never modified.
+
+    Without ``lengths`` every position is mixed as it is. With ``lengths`` (the valid lengths
+    of a right-padded batch), the mix of a clip of length ``a`` with a partner of length ``b``
+    is valid over ``max(a, b)`` (see :func:`mix_lengths`): the shorter clip is placed
+    ``offsets[i]`` positions into the longer one, and wherever a clip has no valid sample it
+    contributes ``fill`` (silence) instead of whatever its padding held. Positions beyond
+    ``max(a, b)`` are ``fill``.
+
+    Args:
+        x (Tensor): (batch, ..., time), floating point.
+        lam (Tensor or float): weight of each sample itself, a scalar or (batch,), in [0, 1].
+        perm (Tensor): (batch,) int64 partner indices.
+        lengths (Tensor or None, optional): (batch,) valid lengths along the last dimension.
+        offsets (Tensor or None, optional): (batch,) start of the shorter clip of each pair
+            inside the longer one (see :func:`sample_offsets`). (Default: all 0)
+        fill (Tensor or float, optional): silence value, a scalar or (batch,) per clip (e.g.
+            the floor of a dB spectrogram). Used only with ``lengths``. (Default: ``0.0``)
+        out (Tensor or None, optional): output tensor, contiguous, shaped like ``x``; must not
+            be ``x`` itself.
+        validate (bool, optional): check ``lam``, ``perm`` and ``lengths`` values (costs a
+            device synchronisation on GPU). (Default: ``True``)
+
+    Returns:
+        Tensor: (batch, ..., time), the mixed batch, same dtype as ``x``.
+
+    Example:
+        >>> x = torch.randn(4, 16000)
+        >>> y = mix(x, torch.tensor([1.0, 0.5, 0.5, 0.0]), torch.tensor([1, 0, 3, 2]))
+        >>> torch.equal(y[0], x[0]) and torch.equal(y[3], x[2])
+        True
+    """
+    check_audio(x, "x", min_ndim=1, layout="(batch, ..., time)", check_finite=False)
+    b = x.shape[0]
+    if validate:
+        check_lam(lam, b)
+        check_perm(perm, b, x.device)
+    perm = perm.to(device=x.device, dtype=torch.int64)
+    if out is not None:
+        if out.shape != x.shape or out.dtype != x.dtype or not out.is_contiguous():
+            raise ValueError(
+                f"`out` must be a contiguous tensor of shape {tuple(x.shape)} and dtype "
+                f"{x.dtype}, but got {tuple(out.shape)}, {out.dtype}."
+            )
+        if out.data_ptr() == x.data_ptr():
+            raise ValueError("`out` must not share memory with `x`: partners would be overwritten.")
+    if lengths is None:
+        return _lerp_rows(x, lam, perm, out)
+
+    t = x.shape[-1]
+    if validate:
+        check_lengths(lengths, b, t)
+    lengths = lengths.to(device=x.device, dtype=torch.int64)
+    x3 = x.reshape(b, -1, t)
+    fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device).expand(b)
+    len_p = lengths[perm]
+    if offsets is None:
+        shift_self = shift_partner = torch.zeros_like(lengths)
+    else:
+        offsets = offsets.to(device=x.device, dtype=torch.int64)
+        if offsets.shape != (b,):
+            raise ValueError(f"`offsets` must have shape ({b},), but got {tuple(offsets.shape)}.")
+        if validate and bool(((offsets < 0) | (offsets > (lengths - len_p).abs())).any()):
+            raise ValueError(
+                "`offsets` must lie in [0, |lengths - lengths[perm]|]: the shorter clip must fit "
+                "inside the longer one."
+            )
+        self_shorter = lengths < len_p
+        shift_self = torch.where(self_shorter, offsets, 0)
+        shift_partner = torch.where(self_shorter, 0, offsets)
+    own = _shifted(x3, shift_self, lengths, fill_t)
+    partner = _shifted(x3.index_select(0, perm), shift_partner, len_p, fill_t[perm])
+    w = _weights(lam, b, 3, x3)
+    mixed = torch.lerp(partner, own, w).view_as(x)
+    if out is not None:
+        out.copy_(mixed)
+        return out
+    return mixed
+
+
+def _smooth(targets: Tensor, eps: float, num_classes: int, multilabel: bool) -> Tensor:
+    if eps == 0.0:
+        return targets
+    off = eps / 2.0 if multilabel else eps / num_classes
+    return targets * (1.0 - eps) + off
+
+
+def prepare_targets(
+    labels: Tensor,
+    *,
+    num_classes: int | None = None,
+    label_smoothing: float = 0.0,
+    multilabel: bool = False,
+    dtype: torch.dtype = torch.float32,
+    validate: bool = True,
+) -> Tensor:
+    """Turns labels into float targets of shape (batch, num_classes), smoothed if asked.
+
+    Accepts class indices (batch,) of an integer dtype (``num_classes`` required), one-hot or
+    soft targets (batch, num_classes) whose rows sum to 1, or, with ``multilabel=True``,
+    multi-hot 0/1 (or soft in [0, 1]) targets (batch, num_classes).
+
+    Label smoothing: single-label rows become ``(1 - eps) * y + eps / num_classes``;
+    multi-label entries become ``(1 - eps) * y + eps / 2``.
+
+    Returns:
+        Tensor: (batch, num_classes), ``dtype`` for class indices, else the targets' own
+        floating dtype.
+    """
+    num_classes = check_num_classes(num_classes)
+    eps = check_label_smoothing(label_smoothing)
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+    if labels.ndim == 1:
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise TypeError(
+                f"`labels` of shape (batch,) are class indices and need an integer dtype, but "
+                f"got {labels.dtype}. Pass soft targets as (batch, num_classes)."
+            )
+        if multilabel:
+            raise ValueError(
+                "`multilabel=True` needs multi-hot `labels` of shape (batch, num_classes), but "
+                f"got class indices of shape {tuple(labels.shape)}."
+            )
+        if num_classes is None:
+            raise ValueError("labels are class indices, so `num_classes` is required.")
+        if validate and labels.numel():
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= num_classes:
+                raise ValueError(
+                    f"`labels` must be class indices in [0, {num_classes - 1}], but got values "
+                    f"in [{lo}, {hi}]."
+                )
+        targets = torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
+        return _smooth(targets, eps, num_classes, multilabel=False)
+    if labels.ndim != 2:
+        raise ValueError(
+            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
+            f"shape {tuple(labels.shape)}."
+        )
+    c = labels.shape[1]
+    if num_classes is not None and c != num_classes:
+        raise ValueError(
+            f"`labels` have {c} classes but `num_classes` is {num_classes}: shape "
+            f"{tuple(labels.shape)}."
+        )
+    targets = labels if labels.is_floating_point() else labels.to(dtype)
+    if validate and targets.numel():
+        if not bool(torch.isfinite(targets).all()):
+            raise ValueError("`labels` contain NaN or Inf values.")
+        lo, hi = float(targets.min()), float(targets.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"`labels` must lie in [0, 1], but got values in [{lo}, {hi}].")
+        if not multilabel:
+            sums = targets.double().sum(dim=1)
+            tol = 1e-2 if targets.dtype in (torch.float16, torch.bfloat16) else 1e-4
+            if not bool(((sums - 1.0).abs() <= tol).all()):
+                bad = float(sums[((sums - 1.0).abs() > tol).nonzero()[0, 0]])
+                raise ValueError(
+                    "single-label `labels` must have rows that sum to 1, but a row sums to "
+                    f"{bad:.4g}; pass `multilabel=True` for multi-hot targets."
+                )
+    return _smooth(targets, eps, c, multilabel)
+
+
+def mix_targets(
+    labels: Tensor,
+    lam: Tensor | float,
+    perm: Tensor,
+    *,
+    num_classes: int | None = None,
+    label_smoothing: float = 0.0,
+    multilabel: bool = False,
+    union: bool = False,
+    dtype: torch.dtype = torch.float32,
+    validate: bool = True,
+) -> Tensor:
+    """Mixes targets as the audio was mixed: ``lam * y + (1 - lam) * y[perm]``.
+
+    Labels are first brought to (batch, num_classes) float targets by
+    :func:`prepare_targets` (one-hot, then label smoothing), then mixed. For multi-label
+    targets, ``union=True`` takes the element-wise maximum of the pair instead, so that a class
+    present in either clip is present in the mix.
+
+    Args:
+        labels (Tensor): class indices (batch,), or targets (batch, num_classes).
+        lam (Tensor or float): scalar or (batch,) weights in [0, 1].
+        perm (Tensor): (batch,) partner indices.
+        num_classes (int or None, optional): required for class indices.
+        label_smoothing (float, optional): in [0, 1), applied before mixing. (Default: ``0``)
+        multilabel (bool, optional): targets are multi-hot. (Default: ``False``)
+        union (bool, optional): multi-label only: max instead of weighted mean.
+        dtype (torch.dtype, optional): target dtype for class indices. (Default: float32)
+        validate (bool, optional): check label values (a host sync on GPU). (Default: ``True``)
+
+    Returns:
+        Tensor: (batch, num_classes) mixed targets. Single-label rows sum to 1 and have at most
+        two non-zero entries before smoothing.
+
+    Example:
+        >>> y = mix_targets(torch.tensor([0, 2]), 0.7, torch.tensor([1, 0]), num_classes=3)
+        >>> y
+        tensor([[0.7000, 0.0000, 0.3000],
+                [0.3000, 0.0000, 0.7000]])
+    """
+    if union and not multilabel:
+        raise ValueError("`union=True` is for multi-label targets; pass `multilabel=True` too.")
+    targets = prepare_targets(
+        labels,
+        num_classes=num_classes,
+        label_smoothing=label_smoothing,
+        multilabel=multilabel,
+        dtype=dtype,
+        validate=validate,
+    )
+    b = targets.shape[0]
+    if validate:
+        check_lam(lam, b)
+        check_perm(perm, b, targets.device)
+    perm = perm.to(device=targets.device, dtype=torch.int64)
+    partner = targets.index_select(0, perm)
+    if union:
+        return torch.maximum(targets, partner)
+    lam_t = lam.to(device=targets.device, dtype=targets.dtype) if isinstance(lam, Tensor) else lam
+    w = _weights(lam_t, b, 2, targets)
+    return torch.lerp(partner, targets, w)
+
+
+def soft_target_cross_entropy(
+    logits: Tensor, targets: Tensor, *, reduction: str = "mean"
+) -> Tensor:
+    """Cross-entropy against soft targets: ``-(targets * log_softmax(logits)).sum(-1)``.
+
+    On mixed targets this equals ``lam * CE(logits, y_a) + (1 - lam) * CE(logits, y_b)``.
+
+    Args:
+        logits (Tensor): (batch, num_classes).
+        targets (Tensor): (batch, num_classes), rows summing to 1.
+        reduction (str, optional): ``"mean"``, ``"sum"`` or ``"none"``. (Default: ``"mean"``)
+
+    Returns:
+        Tensor: scalar, or (batch,) with ``reduction="none"``.
+    """
+    if logits.shape != targets.shape or logits.ndim != 2:
+        raise ValueError(
+            "`logits` and `targets` must both have shape (batch, num_classes), but got "
+            f"{tuple(logits.shape)} and {tuple(targets.shape)}."
+        )
+    check_same_device(logits, targets, "logits", "targets")
+    loss = -(targets.to(logits.dtype) * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"`reduction` must be one of 'mean', 'sum', 'none', but got {reduction!r}.")

@@ -1,0 +1,155 @@
+"""Log-mel front end on torchaudio, batch-consistent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from .._validation import check_audio
+from ..functional._spectral import power_to_db
+
+
+class LogMelSpectrogram(nn.Module):
+    r"""Log-mel power spectrogram in dB, batch-consistent.
+
+    ``torchaudio.transforms.MelSpectrogram`` followed by a dB conversion whose ``top_db`` floor
+    is taken per example (per clip and channel), so a batched call equals the per-clip calls;
+    torchaudio's ``AmplitudeToDB`` takes one floor over a whole 3-D batch. The arguments are
+    torchaudio's; with ``mel_scale="slaney", norm="slaney"`` and ``pad_mode="reflect"`` the
+    output matches ``librosa.power_to_db(librosa.feature.melspectrogram(...), top_db=...)``.
+
+    Half-precision input is computed in float32 (the FFT needs it) and returned in its dtype.
+
+    Args:
+        sample_rate (int, optional): (Default: ``16000``)
+        n_fft (int, optional): (Default: ``400``)
+        win_length (int or None, optional): (Default: ``n_fft``)
+        hop_length (int or None, optional): (Default: ``win_length // 2``)
+        f_min (float, optional): (Default: ``0.0``)
+        f_max (float or None, optional): (Default: ``sample_rate / 2``)
+        n_mels (int, optional): (Default: ``128``)
+        window_fn (callable, optional): (Default: ``torch.hann_window``)
+        center (bool, optional): (Default: ``True``)
+        pad_mode (str, optional): (Default: ``"reflect"``)
+        norm (str or None, optional): mel filter normalisation, ``None`` or ``"slaney"``.
+            (Default: ``None``)
+        mel_scale (str, optional): ``"htk"`` or ``"slaney"``. (Default: ``"htk"``)
+        top_db (float or None, optional): dynamic range below each example's peak.
+            (Default: ``80.0``)
+        amin (float, optional): power floor before the log. (Default: ``1e-10``)
+        ref (float, optional): power of 0 dB. (Default: ``1.0``)
+        check_finite (bool, optional): reject NaN/Inf input. (Default: ``True``)
+
+    Example:
+        >>> logmel = LogMelSpectrogram(sample_rate=16000, n_fft=480, hop_length=160, n_mels=40)
+        >>> logmel(torch.randn(8, 16000)).shape
+        torch.Size([8, 40, 101])
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 400,
+        win_length: int | None = None,
+        hop_length: int | None = None,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        n_mels: int = 128,
+        window_fn: Callable[..., Tensor] = torch.hann_window,
+        center: bool = True,
+        pad_mode: str = "reflect",
+        norm: str | None = None,
+        mel_scale: str = "htk",
+        top_db: float | None = 80.0,
+        amin: float = 1e-10,
+        ref: float = 1.0,
+        check_finite: bool = True,
+    ) -> None:
+        super().__init__()
+        if sample_rate <= 0:
+            raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
+        if n_fft <= 0 or n_mels <= 0:
+            raise ValueError(f"`n_fft` and `n_mels` must be > 0, but got {n_fft}, {n_mels}.")
+        win_length = win_length if win_length is not None else n_fft
+        hop_length = hop_length if hop_length is not None else win_length // 2
+        if not 0 < win_length <= n_fft:
+            raise ValueError(f"`win_length` must be in [1, n_fft={n_fft}], but got {win_length}.")
+        if hop_length <= 0:
+            raise ValueError(f"`hop_length` must be > 0, but got {hop_length}.")
+        if f_max is not None and not f_min < f_max <= sample_rate / 2:
+            raise ValueError(
+                f"`f_max` must be in (f_min={f_min}, sample_rate / 2 = {sample_rate / 2}], "
+                f"but got {f_max}."
+            )
+        if top_db is not None and top_db < 0:
+            raise ValueError(f"`top_db` must be >= 0 or None, but got {top_db}.")
+        if amin <= 0 or ref <= 0:
+            raise ValueError(f"`amin` and `ref` must be > 0, but got {amin}, {ref}.")
+        self.sample_rate = sample_rate
+        self.n_fft = n_fft
+        self.win_length = win_length
+        self.hop_length = hop_length
+        self.center = center
+        self.top_db = top_db
+        self.amin = amin
+        self.ref = ref
+        self.check_finite = check_finite
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            f_min=f_min,
+            f_max=f_max,
+            n_mels=n_mels,
+            window_fn=window_fn,
+            power=2.0,
+            center=center,
+            pad_mode=pad_mode,
+            norm=norm,
+            mel_scale=mel_scale,
+        )
+
+    @property
+    def n_mels(self) -> int:
+        return self.mel.n_mels
+
+    def frame_lengths(self, lengths: Tensor) -> Tensor:
+        """Number of frames that cover each clip's valid samples.
+
+        Args:
+            lengths (Tensor): (batch,) valid lengths in samples.
+
+        Returns:
+            Tensor: (batch,) valid lengths in frames (at least 1).
+        """
+        if self.center:
+            frames = torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
+        else:
+            frames = torch.div(lengths - self.n_fft, self.hop_length, rounding_mode="floor") + 1
+        return frames.clamp_min(1)
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """
+        Args:
+            waveform (Tensor): (..., time), floating point.
+
+        Returns:
+            Tensor: (..., n_mels, frames) log-mel power in dB, in the input's dtype.
+        """
+        check_audio(
+            waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=self.check_finite
+        )
+        if not self.center and waveform.shape[-1] < self.n_fft:
+            raise ValueError(
+                f"`waveform` has {waveform.shape[-1]} samples, fewer than n_fft={self.n_fft} "
+                "(with center=False)."
+            )
+        dtype = waveform.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            waveform = waveform.float()
+        power = self.mel(waveform)
+        return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
