@@ -5,6 +5,7 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 """
 
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
+from ._loudness import normalize_rms, rms_db
 from ._mixing import mix, mix_targets, prepare_targets, soft_target_cross_entropy
 from ._sampling import (
     MixParams,
@@ -23,9 +24,11 @@ __all__ = [
     "mix",
     "mix_lengths",
     "mix_targets",
+    "normalize_rms",
     "pad_batch",
     "power_to_db",
     "prepare_targets",
+    "rms_db",
     "sample_lambda",
     "sample_mix_params",
     "sample_offsets",
