@@ -149,7 +149,13 @@ class LogMelSpectrogram(nn.Module):
                 "(with center=False)."
             )
         dtype = waveform.dtype
+        work = self.mel.mel_scale.fb.dtype
         if dtype in (torch.float16, torch.bfloat16):
-            waveform = waveform.float()
+            waveform = waveform.to(work)
+        elif dtype != work:
+            raise TypeError(
+                f"`waveform` is {dtype} but the transform computes in {work}; convert one of "
+                f"them, e.g. `logmel.to({dtype})`."
+            )
         power = self.mel(waveform)
         return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
