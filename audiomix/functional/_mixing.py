@@ -130,6 +130,13 @@ def mix(
         if out.data_ptr() == x.data_ptr():
             raise ValueError("`out` must not share memory with `x`: partners would be overwritten.")
     if lengths is None:
+        if out is None and torch.is_grad_enabled() and (
+            x.requires_grad or (isinstance(lam, Tensor) and lam.requires_grad)
+        ):
+            # The fast path writes through out=, which autograd refuses; mixing hidden
+            # features (manifold mixup) needs gradients, so take the out-of-place lerp.
+            w = _weights(lam, b, x.ndim, x)
+            return torch.lerp(x.index_select(0, perm), x, w)
         return _lerp_rows(x, lam, perm, out)
 
     t = x.shape[-1]

@@ -48,8 +48,8 @@ def power_to_db(
                 f"`specgram` must have shape (..., freq, time) for `top_db`, but got "
                 f"{tuple(specgram.shape)}."
             )
-        floor = db.amax(dim=(-2, -1), keepdim=True).sub_(top_db)
-        db = torch.maximum(db, floor, out=db)
+        floor = db.amax(dim=(-2, -1), keepdim=True) - top_db
+        db = torch.maximum(db, floor)
     return db
 
 
