@@ -5,18 +5,38 @@ correct targets. Modules hold configuration and randomness; :mod:`audiomix.funct
 the pure functions they call.
 """
 
-from . import functional
+from . import data, functional
+from .chain import Chain, WithLengths
 from .functional import MixParams
 from .losses import SoftTargetCrossEntropy
-from .transforms import LogMelSpectrogram, SpectrogramMixup, WaveformMixup
+from .manifold import ManifoldMixup
+from .transforms import (
+    BCMix,
+    LogMelSpectrogram,
+    RandomChoiceMix,
+    SNRMix,
+    SpectrogramCutMix,
+    SpectrogramMixup,
+    WaveformCutMix,
+    WaveformMixup,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BCMix",
+    "Chain",
     "LogMelSpectrogram",
+    "ManifoldMixup",
     "MixParams",
+    "RandomChoiceMix",
+    "SNRMix",
     "SoftTargetCrossEntropy",
+    "SpectrogramCutMix",
     "SpectrogramMixup",
+    "WaveformCutMix",
     "WaveformMixup",
+    "WithLengths",
+    "data",
     "functional",
 ]

@@ -5,6 +5,20 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 """
 
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
+from ._family import (
+    BCMixParams,
+    CutMixParams,
+    SNRMixParams,
+    a_weighted_gain,
+    a_weighting,
+    bc_mix,
+    bc_weight,
+    cutmix,
+    sample_bc_params,
+    sample_cutmix_params,
+    sample_snr_params,
+    snr_mix,
+)
 from ._loudness import normalize_rms, rms_db
 from ._mixing import mix, mix_targets, prepare_targets, soft_target_cross_entropy
 from ._sampling import (
@@ -17,8 +31,16 @@ from ._sampling import (
 from ._spectral import db_to_power, power_to_db
 
 __all__ = [
+    "BCMixParams",
+    "CutMixParams",
     "MixParams",
+    "SNRMixParams",
+    "a_weighted_gain",
+    "a_weighting",
     "align",
+    "bc_mix",
+    "bc_weight",
+    "cutmix",
     "db_to_power",
     "lengths_to_mask",
     "mix",
@@ -29,9 +51,13 @@ __all__ = [
     "power_to_db",
     "prepare_targets",
     "rms_db",
+    "sample_bc_params",
+    "sample_cutmix_params",
     "sample_lambda",
     "sample_mix_params",
     "sample_offsets",
     "sample_permutation",
+    "sample_snr_params",
+    "snr_mix",
     "soft_target_cross_entropy",
 ]

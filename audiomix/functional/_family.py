@@ -1,0 +1,841 @@
+"""The mixup family: CutMix, SNR mixing and between-class (BC) mixing, sampled then applied.
+
+Each method reuses the core: partners, coins and λ come from :func:`sample_mix_params`,
+clips of different lengths are aligned by the core's placement (``offsets``) and
+:func:`mix`, and targets are mixed by :func:`mix_targets` with the weight each method reports.
+What differs is the audio operation and that weight:
+
+* CutMix pastes a box of the partner; the weight is the fraction of the valid area kept.
+* SNR mixing adds the partner at a drawn SNR; the weight is the energy fraction of the sample.
+* BC mixing adds the pair at a gain-aware ratio; the weight is the drawn ratio ``r``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from .._validation import check_audio, check_choice, check_lam, check_lengths, check_perm
+from ._alignment import lengths_to_mask
+from ._mixing import _shifted, mix
+from ._sampling import MixParams, sample_mix_params, sample_offsets
+
+CUT_MODES = ("time", "freq", "box")
+_LN10 = math.log(10.0)
+
+
+def _params_to(params: Any, device: torch.device | str) -> Any:
+    """A copy of a parameter dataclass with every tensor field on ``device``."""
+    moved = {
+        f.name: getattr(params, f.name).to(device, non_blocking=True)
+        for f in dataclasses.fields(params)
+        if isinstance(getattr(params, f.name), Tensor)
+    }
+    return dataclasses.replace(params, **moved)
+
+
+@dataclass(frozen=True)
+class CutMixParams(MixParams):
+    """Parameters of one CutMix call.
+
+    As drawn (:func:`sample_cutmix_params`), ``lam`` is the Beta draw that sets the box size.
+    After the call (a module's ``last_params``, or :func:`cutmix`'s result), ``lam`` is the
+    fraction of each sample's valid area that is still its own, the weight its targets got, and
+    the draw moves to ``lam_drawn``.
+
+    Attributes:
+        time_center (Tensor): (batch,) float64 in [0, 1), relative box centre along time.
+        freq_center (Tensor): (batch,) float64 in [0, 1), relative box centre along frequency.
+        lam_drawn (Tensor or None): (batch,) the Beta draw, once applied.
+        time_start, time_end (Tensor or None): (batch,) int64 replaced frames (or samples)
+            ``[time_start, time_end)`` of each output, once applied.
+        freq_start, freq_end (Tensor or None): (batch,) int64 replaced bins, once applied
+            (``None`` for time bands, which span every bin).
+    """
+
+    time_center: Tensor | None = None
+    freq_center: Tensor | None = None
+    lam_drawn: Tensor | None = None
+    time_start: Tensor | None = None
+    time_end: Tensor | None = None
+    freq_start: Tensor | None = None
+    freq_end: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> CutMixParams:
+        """Returns the parameters on ``device``."""
+        return _params_to(self, device)
+
+
+@dataclass(frozen=True)
+class SNRMixParams(MixParams):
+    """Parameters of one SNR mixing call.
+
+    ``lam`` is the weight of the sample itself in the targets: as drawn, the nominal energy
+    fraction ``1 / (1 + 10^(-snr_db / 10))``; after the call, the fraction actually achieved
+    (1 where the partner is silent, so nothing was added).
+
+    Attributes:
+        snr_db (Tensor): (batch,) float64, requested SNR of the sample over its partner.
+        gain (Tensor or None): (batch,) amplitude gain applied to the partner, once applied.
+    """
+
+    snr_db: Tensor | None = None
+    gain: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> SNRMixParams:
+        """Returns the parameters on ``device``."""
+        return _params_to(self, device)
+
+
+@dataclass(frozen=True)
+class BCMixParams(MixParams):
+    """Parameters of one between-class mixing call.
+
+    ``lam`` is the label ratio ``r`` (weight of the sample itself in the targets).
+
+    Attributes:
+        mix_weight (Tensor or None): (batch,) the gain-aware waveform weight ``p`` of the
+            sample itself, once applied.
+        gain_db (Tensor or None): (batch,) A-weighted gain of each input clip in dB, once
+            applied.
+    """
+
+    mix_weight: Tensor | None = None
+    gain_db: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> BCMixParams:
+        """Returns the parameters on ``device``."""
+        return _params_to(self, device)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample_cutmix_params(
+    batch_size: int,
+    *,
+    alpha: float,
+    p: float = 1.0,
+    per_sample: bool = False,
+    lengths: Tensor | None = None,
+    placement: str = "start",
+    generator: torch.Generator | None = None,
+) -> CutMixParams:
+    """Draws λ, partners and offsets (:func:`sample_mix_params`), then box centres.
+
+    Args:
+        batch_size (int): number of samples.
+        alpha (float): Beta(alpha, alpha) concentration, > 0.
+        p, per_sample, lengths, placement, generator: as in :func:`sample_mix_params`.
+
+    Returns:
+        CutMixParams: on the CPU; one centre per sample even when λ is shared.
+    """
+    base = sample_mix_params(
+        batch_size,
+        alpha=alpha,
+        p=p,
+        per_sample=per_sample,
+        lengths=lengths,
+        placement=placement,
+        generator=generator,
+    )
+    centers = torch.rand(2, batch_size, generator=generator, dtype=torch.float64)
+    return CutMixParams(
+        **_base_fields(base), time_center=centers[0], freq_center=centers[1]
+    )
+
+
+def check_snr_range(snr_db: Any) -> tuple[float, float]:
+    """``snr_db`` as a ``(low, high)`` pair of finite floats with ``low <= high``."""
+    if isinstance(snr_db, numbers.Real) and not isinstance(snr_db, bool):
+        snr_db = (snr_db, snr_db)
+    try:
+        lo, hi = (float(v) for v in snr_db)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`snr_db` must be a number or a (low, high) pair of numbers in dB, but got "
+            f"{snr_db!r}."
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ValueError(
+            f"`snr_db` must be a (low, high) pair of finite numbers with low <= high, but got "
+            f"({lo}, {hi})."
+        )
+    return lo, hi
+
+
+def sample_snr_params(
+    batch_size: int,
+    *,
+    snr_db: tuple[float, float] | float = (0.0, 5.0),
+    p: float = 1.0,
+    per_sample: bool = False,
+    lengths: Tensor | None = None,
+    placement: str = "start",
+    generator: torch.Generator | None = None,
+) -> SNRMixParams:
+    """Draws partners and offsets (:func:`sample_mix_params`), then SNRs uniform in dB.
+
+    Args:
+        batch_size (int): number of samples.
+        snr_db (tuple of float or float, optional): ``(low, high)`` SNR range in dB; a single
+            number is a fixed SNR. (Default: ``(0.0, 5.0)``)
+        p, per_sample, lengths, placement, generator: as in :func:`sample_mix_params`
+            (``per_sample`` draws one SNR per sample instead of one per batch).
+
+    Returns:
+        SNRMixParams: on the CPU, ``lam`` set to the nominal target weight.
+    """
+    lo, hi = check_snr_range(snr_db)
+    # alpha is irrelevant here: only the coin, partners and offsets of the draw are used.
+    base = sample_mix_params(
+        batch_size,
+        alpha=1.0,
+        p=p,
+        per_sample=per_sample,
+        lengths=lengths,
+        placement=placement,
+        generator=generator,
+    )
+    n = batch_size if per_sample else 1
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    snr = (lo + (hi - lo) * u).expand(batch_size).clone()
+    lam = torch.where(base.applied, _energy_fraction(snr).float(), torch.ones(batch_size))
+    fields = _base_fields(base)
+    fields["lam"] = lam
+    return SNRMixParams(**fields, snr_db=snr)
+
+
+def _class_ids_equal(labels: Tensor, multilabel: bool) -> Tensor:
+    """(batch, batch) bool: do samples i and j share their class (multi-label: label set)?"""
+    if labels.ndim == 1:
+        return labels.unsqueeze(0) == labels.unsqueeze(1)
+    if labels.ndim != 2:
+        raise ValueError(
+            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
+            f"shape {tuple(labels.shape)}."
+        )
+    if multilabel:
+        return (labels.unsqueeze(0) == labels.unsqueeze(1)).all(dim=-1)
+    ids = labels.argmax(dim=1)
+    return ids.unsqueeze(0) == ids.unsqueeze(1)
+
+
+def sample_bc_params(
+    batch_size: int,
+    *,
+    alpha: float = 1.0,
+    p: float = 1.0,
+    per_sample: bool = True,
+    lengths: Tensor | None = None,
+    placement: str = "start",
+    labels: Tensor | None = None,
+    multilabel: bool = False,
+    generator: torch.Generator | None = None,
+) -> BCMixParams:
+    """Draws ratios ``r``, partners and offsets for between-class mixing.
+
+    ``r`` is ``lam`` of :func:`sample_mix_params`; with ``alpha = 1`` (the default) it is
+    U(0, 1) as in Tokozume et al. (2018). With ``labels``, partners of the same class (equal
+    index, equal argmax for soft targets, equal label set for multi-label) are re-drawn
+    uniformly among the samples of another class, in one vectorised draw; a sample with no
+    such partner in the batch is left unmixed.
+
+    Args:
+        batch_size (int): number of samples.
+        alpha (float, optional): Beta(alpha, alpha) for ``r``. (Default: ``1.0``, uniform)
+        p, lengths, placement, generator: as in :func:`sample_mix_params`.
+        per_sample (bool, optional): one ``r`` per sample. (Default: ``True``, as in the paper)
+        labels (Tensor or None, optional): class indices (batch,) or targets
+            (batch, num_classes); when given, same-class pairs are rejected. Read on the CPU.
+        multilabel (bool, optional): ``labels`` are multi-hot. (Default: ``False``)
+
+    Returns:
+        BCMixParams: on the CPU.
+    """
+    base = sample_mix_params(
+        batch_size, alpha=alpha, p=p, per_sample=per_sample, generator=generator
+    )
+    lam, perm, applied = base.lam, base.perm, base.applied
+    if labels is not None:
+        if not isinstance(labels, Tensor):
+            raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+        if labels.ndim == 0 or labels.shape[0] != batch_size:
+            got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
+            raise ValueError(f"`labels` and the batch have different sizes: {got} != {batch_size}.")
+        same = _class_ids_equal(labels.detach().cpu(), multilabel)
+        identity = torch.arange(batch_size)
+        bad = applied & same[identity, perm]
+        allowed = ~same
+        has_other = allowed.any(dim=1)
+        # One draw per row whatever is rejected, so the stream does not depend on the labels'
+        # pattern; rows without any other class draw from a dummy uniform row and stay unmixed.
+        weights = torch.where(has_other.unsqueeze(1), allowed, torch.ones_like(allowed))
+        if batch_size:
+            redrawn = torch.multinomial(weights.double(), 1, generator=generator).squeeze(1)
+            perm = torch.where(bad, redrawn, perm)
+        stuck = bad & ~has_other
+        applied = applied & ~stuck
+        perm = torch.where(stuck, identity, perm)
+        lam = torch.where(stuck, torch.ones_like(lam), lam)
+    offsets = None
+    if lengths is not None:
+        check_lengths(lengths, batch_size, max_length=torch.iinfo(torch.int64).max)
+        offsets = sample_offsets(lengths.cpu(), perm, placement=placement, generator=generator)
+    return BCMixParams(lam=lam, perm=perm, applied=applied, offsets=offsets)
+
+
+def _base_fields(params: MixParams) -> dict[str, Tensor | None]:
+    return {
+        "lam": params.lam,
+        "perm": params.perm,
+        "applied": params.applied,
+        "offsets": params.offsets,
+    }
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _check_pairs(x: Tensor, perm: Tensor, lengths: Tensor | None, validate: bool) -> Tensor:
+    b = x.shape[0]
+    if validate:
+        check_perm(perm, b, x.device)
+        if lengths is not None:
+            check_lengths(lengths, b, x.shape[-1])
+    return perm.to(device=x.device, dtype=torch.int64)
+
+
+def _is_self(perm: Tensor) -> Tensor:
+    """(batch,) bool: samples that are their own partner (unmixed)."""
+    return perm == torch.arange(perm.shape[0], device=perm.device)
+
+
+def _as_batch(v: Tensor | float, b: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    return torch.as_tensor(v, dtype=dtype, device=device).expand(b)
+
+
+def _mean_power(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """(batch,) mean square over each clip's valid samples (all channels), float32 or more."""
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    b, t = x.shape[0], x.shape[-1]
+    sq = work.reshape(b, -1, t).square()
+    if lengths is None:
+        return sq.mean(dim=(1, 2))
+    mask = lengths_to_mask(lengths.to(x.device), t).unsqueeze(1)
+    total = torch.where(mask, sq, 0.0).sum(dim=(1, 2))
+    return total / (lengths.to(total.dtype) * sq.shape[1])
+
+
+def _energy_fraction(snr_db: Tensor) -> Tensor:
+    """Share of the mix's energy from the sample at ``snr_db``: 1 / (1 + 10^(-snr/10))."""
+    return torch.sigmoid(snr_db * (_LN10 / 10.0))
+
+
+# --------------------------------------------------------------------------- CutMix
+
+
+class CutBoxes(NamedTuple):
+    """Replaced region of each output: ``[time_start, time_end) x [freq_start, freq_end)``."""
+
+    time_start: Tensor
+    time_end: Tensor
+    freq_start: Tensor | None  # None for time bands, which span every bin
+    freq_end: Tensor | None
+    shift: Tensor  # partner sample at output position t is partner[t - shift]
+    kept: Tensor  # (batch,) fraction of the valid area still the sample's own
+
+
+def _cut_boxes(
+    lam: Tensor,
+    perm: Tensor,
+    time_center: Tensor,
+    freq_center: Tensor | None,
+    *,
+    mode: str,
+    num_frames: int,
+    num_freqs: int,
+    lengths: Tensor | None,
+    offsets: Tensor | None,
+) -> CutBoxes:
+    device = perm.device
+    b = perm.shape[0]
+    full = torch.full((b,), num_frames, dtype=torch.int64, device=device)
+    own = full if lengths is None else lengths.to(device=device, dtype=torch.int64)
+    other = own[perm]
+    off = (
+        torch.zeros_like(own) if offsets is None else offsets.to(device=device, dtype=torch.int64)
+    )
+    # Where partner content exists in the sample's own time frame: the partner placed at
+    # `off` inside a longer sample, or the sample placed at `off` inside a longer partner.
+    self_shorter = own < other
+    ov_start = torch.where(self_shorter, 0, off)
+    ov_len = torch.minimum(own, other)
+    ov_end = ov_start + ov_len
+    shift = torch.where(self_shorter, -off, off)
+
+    lam64 = lam.to(device=device, dtype=torch.float64).expand(b)
+    cut = 1.0 - lam64
+    # A box cuts sqrt(1 - λ) of each side so that its area is 1 - λ; a band cuts 1 - λ.
+    side = cut.sqrt() if mode == "box" else cut
+    if mode in ("time", "box"):
+        width = torch.round(side * own.double()).to(torch.int64)
+        tc = time_center.to(device=device, dtype=torch.float64)
+        center = ov_start + torch.floor(tc * ov_len.double()).to(torch.int64)
+        t0 = center - width // 2
+        t1 = t0 + width
+        t0 = torch.minimum(torch.maximum(t0, ov_start), ov_end)
+        t1 = torch.minimum(torch.maximum(t1, ov_start), ov_end)
+    else:
+        t0, t1 = ov_start, ov_end
+    if mode in ("freq", "box"):
+        height = torch.round(side * num_freqs).to(torch.int64)
+        fc = freq_center.to(device=device, dtype=torch.float64)
+        center = torch.floor(fc * num_freqs).to(torch.int64)
+        f0 = center - height // 2
+        f1 = (f0 + height).clamp(0, num_freqs)
+        f0 = f0.clamp(0, num_freqs)
+    else:
+        f0 = torch.zeros_like(own)
+        f1 = torch.full_like(own, num_freqs)
+    area = (t1 - t0).double() * (f1 - f0).double()
+    kept = 1.0 - area / (own.double() * num_freqs)
+    # A sample pasted onto itself is unchanged, whatever the box.
+    kept = torch.where(_is_self(perm), 1.0, kept)
+    if mode == "time":
+        f0 = f1 = None  # a time band spans every other axis
+    return CutBoxes(t0, t1, f0, f1, shift, kept.to(torch.float32))
+
+
+def _paste(x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, freq: bool) -> Tensor:
+    b, t = x.shape[0], x.shape[-1]
+    x3 = x.reshape(b, -1, t)
+    partner = x3.index_select(0, perm)
+    if lengths is not None:
+        lengths = lengths.to(device=x.device, dtype=torch.int64)
+        zero = torch.zeros(b, dtype=x.dtype, device=x.device)
+        partner = _shifted(partner, boxes.shift, lengths[perm], zero)
+    partner = partner.view_as(x)
+    pos = torch.arange(t, device=x.device)
+    tmask = (pos >= boxes.time_start.unsqueeze(1)) & (pos < boxes.time_end.unsqueeze(1))
+    if freq:
+        bins = torch.arange(x.shape[-2], device=x.device)
+        fmask = (bins >= boxes.freq_start.unsqueeze(1)) & (bins < boxes.freq_end.unsqueeze(1))
+        mask = fmask.unsqueeze(2) & tmask.unsqueeze(1)  # (batch, freq, time)
+        mask = mask.view(b, *[1] * (x.ndim - 3), *mask.shape[1:])
+    else:
+        mask = tmask.view(b, *[1] * (x.ndim - 2), t)
+    return torch.where(mask, partner, x)
+
+
+def _cutmix(
+    x: Tensor,
+    lam: Tensor | float,
+    perm: Tensor,
+    time_center: Tensor,
+    freq_center: Tensor | None,
+    *,
+    mode: str,
+    lengths: Tensor | None,
+    offsets: Tensor | None,
+    validate: bool,
+) -> tuple[Tensor, CutBoxes]:
+    check_choice(mode, "mode", CUT_MODES)
+    freq = mode != "time"
+    check_audio(
+        x,
+        "x",
+        min_ndim=3 if freq else 1,
+        layout="(batch, ..., freq, time)" if freq else "(batch, ..., time)",
+        check_finite=False,
+    )
+    b = x.shape[0]
+    perm = _check_pairs(x, perm, lengths, validate)
+    if validate:
+        check_lam(lam, b)
+    lam_t = _as_batch(lam, b, x.device, torch.float64)
+    if time_center is None or (freq and freq_center is None):
+        raise ValueError(f"mode={mode!r} needs `time_center` and, for 'freq' or 'box', `freq_center`.")
+    for name, c in (("time_center", time_center), ("freq_center", freq_center)):
+        if c is not None and (not isinstance(c, Tensor) or c.shape != (b,)):
+            shape = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+            raise ValueError(f"`{name}` must be a tensor of shape ({b},), but got {shape}.")
+    boxes = _cut_boxes(
+        lam_t,
+        perm,
+        time_center,
+        freq_center,
+        mode=mode,
+        num_frames=x.shape[-1],
+        num_freqs=x.shape[-2] if freq else 1,
+        lengths=lengths,
+        offsets=offsets,
+    )
+    return _paste(x, perm, boxes, lengths, freq), boxes
+
+
+def cutmix(
+    x: Tensor,
+    lam: Tensor | float,
+    perm: Tensor,
+    *,
+    time_center: Tensor,
+    freq_center: Tensor | None = None,
+    mode: str = "time",
+    lengths: Tensor | None = None,
+    offsets: Tensor | None = None,
+    validate: bool = True,
+) -> tuple[Tensor, Tensor]:
+    r"""Pastes a band or box of each sample's partner into it; returns the kept fraction.
+
+    The cut covers ``1 - lam`` of the sample's valid extent along one axis (``mode="time"``
+    or ``"freq"``), or ``sqrt(1 - lam)`` of each side of a time-frequency box
+    (``mode="box"``), centred at ``time_center``/``freq_center`` and clipped to where the
+    partner has content. With ``lengths``, that is the overlap of the two valid regions after
+    the core placement (the shorter clip starts ``offsets[i]`` into the longer one): padding is
+    never pasted. The weight returned is computed from the box actually pasted, not from
+    ``lam``: ``kept[i] = 1 - box_area / (num_freqs * lengths[i])``.
+
+    Args:
+        x (Tensor): (batch, ..., time) for ``mode="time"``; (batch, ..., freq, time) for
+            ``"freq"`` and ``"box"``.
+        lam (Tensor or float): scalar or (batch,) drawn weights in [0, 1].
+        perm (Tensor): (batch,) partner indices.
+        time_center (Tensor): (batch,) box centres in [0, 1), relative to the valid overlap.
+        freq_center (Tensor or None, optional): (batch,) in [0, 1); needed for ``"freq"`` and
+            ``"box"``.
+        mode (str, optional): ``"time"``, ``"freq"`` or ``"box"``. (Default: ``"time"``)
+        lengths (Tensor or None, optional): (batch,) valid lengths along time.
+        offsets (Tensor or None, optional): (batch,) placement of the shorter clip of each
+            pair (:func:`sample_offsets`). (Default: all 0)
+        validate (bool, optional): check ``lam``, ``perm`` and ``lengths``. (Default: ``True``)
+
+    Returns:
+        (Tensor, Tensor): the mixed batch, shaped like ``x`` (each sample keeps its own length
+        and padding), and ``kept`` (batch,) float32, the weight of each sample itself in the
+        targets (pass it to :func:`mix_targets`).
+
+    Example:
+        >>> x = torch.randn(4, 2, 40, 100)
+        >>> mixed, kept = cutmix(x, 0.7, torch.tensor([1, 0, 3, 2]), mode="box",
+        ...                      time_center=torch.rand(4), freq_center=torch.rand(4))
+        >>> mixed.shape, kept.shape
+        (torch.Size([4, 2, 40, 100]), torch.Size([4]))
+    """
+    mixed, boxes = _cutmix(
+        x,
+        lam,
+        perm,
+        time_center,
+        freq_center,
+        mode=mode,
+        lengths=lengths,
+        offsets=offsets,
+        validate=validate,
+    )
+    return mixed, boxes.kept
+
+
+# --------------------------------------------------------------------------- SNR mixing
+
+
+def _snr_mix(
+    x: Tensor,
+    snr_db: Tensor | float,
+    perm: Tensor,
+    *,
+    lengths: Tensor | None,
+    offsets: Tensor | None,
+    validate: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    check_audio(x, "x", min_ndim=2, layout="(batch, ..., time)", check_finite=False)
+    b = x.shape[0]
+    perm = _check_pairs(x, perm, lengths, validate)
+    snr = _as_batch(snr_db, b, x.device, torch.float64)
+    if validate and not bool(torch.isfinite(snr).all()):
+        raise ValueError("`snr_db` must be finite.")
+    power = _mean_power(x, lengths).double()
+    other = power[perm]
+    usable = (power > 0) & (other > 0) & ~_is_self(perm)
+    ratio = torch.pow(10.0, snr / 10.0)
+    gain = torch.where(usable, (power / torch.where(usable, other * ratio, 1.0)).sqrt(), 0.0)
+    # x_i + g * x_j = (1 + g) * lerp(x_j, x_i, 1 / (1 + g)): the core mix does the alignment.
+    w = 1.0 / (1.0 + gain)
+    mixed = mix(x, w.to(x.dtype), perm, lengths=lengths, offsets=offsets, validate=False)
+    scale = (1.0 + gain).to(x.dtype).view(b, *[1] * (x.ndim - 1))
+    mixed = mixed * scale
+    kept = torch.where(usable, power / (power + gain.square() * other), 1.0)
+    return mixed, kept.to(torch.float32), gain
+
+
+def snr_mix(
+    x: Tensor,
+    snr_db: Tensor | float,
+    perm: Tensor,
+    *,
+    lengths: Tensor | None = None,
+    offsets: Tensor | None = None,
+    validate: bool = True,
+) -> tuple[Tensor, Tensor]:
+    r"""Adds each sample's partner at a given signal-to-noise ratio.
+
+    ``x̃_i = x_i + g_i · x_j`` with ``g_i = sqrt(P_i / (P_j · 10^(snr_i / 10)))``, where ``P``
+    is the mean power over a clip's valid samples (all channels), so that
+    ``10·log10(P_i / P(g_i·x_j)) = snr_i`` exactly. The sample keeps its level. With
+    ``lengths``, the pair is aligned as in :func:`mix` (the shorter clip placed at
+    ``offsets[i]``; padding is silence) and the output is valid over the longer clip.
+
+    The target weight of the sample itself is its share of the added energies,
+    ``P_i / (P_i + g_i²·P_j) = 1 / (1 + 10^(-snr_i / 10))``. A silent sample or a silent
+    partner gets nothing added and weight 1; so does a sample that is its own partner.
+
+    Args:
+        x (Tensor): (batch, ..., time) waveforms.
+        snr_db (Tensor or float): scalar or (batch,) SNR in dB of each sample over its partner.
+        perm (Tensor): (batch,) partner indices.
+        lengths (Tensor or None, optional): (batch,) valid lengths.
+        offsets (Tensor or None, optional): (batch,) placement of the shorter clip.
+        validate (bool, optional): check ``perm``, ``lengths`` and ``snr_db``.
+            (Default: ``True``)
+
+    Returns:
+        (Tensor, Tensor): the mixed batch (batch, ..., time) and the target weight of each
+        sample itself (batch,) float32.
+
+    Example:
+        >>> x = torch.randn(4, 16000)
+        >>> mixed, lam = snr_mix(x, 10.0, torch.tensor([1, 0, 3, 2]))
+        >>> round(float(lam[0]), 4)
+        0.9091
+    """
+    mixed, kept, _ = _snr_mix(x, snr_db, perm, lengths=lengths, offsets=offsets, validate=validate)
+    return mixed, kept
+
+
+# --------------------------------------------------------------------------- BC mixing
+
+
+def a_weighting(frequencies: Tensor, *, min_db: float | None = -80.0) -> Tensor:
+    r"""A-weighting in dB (IEC 61672-1): about 0 dB at 1 kHz, -19.1 dB at 100 Hz.
+
+    ``R_A(f) = f4² f⁴ / ((f² + f1²) · sqrt((f² + f2²)(f² + f3²)) · (f² + f4²))`` and
+    ``A(f) = 20·log10(R_A(f)) + 2.00``, with the standard's pole frequencies
+    f1 = 20.598997, f2 = 107.65265, f3 = 737.86223, f4 = 12194.217 Hz (often rounded to
+    20.6, 107.7, 737.9 and 12194).
+
+    Args:
+        frequencies (Tensor): (...) frequencies in Hz, >= 0.
+        min_db (float or None, optional): floor in dB (0 Hz is -inf). (Default: ``-80.0``)
+
+    Returns:
+        Tensor: (...) weights in dB, float64.
+    """
+    f2 = torch.as_tensor(frequencies, dtype=torch.float64).square()
+    db = 20.0 * torch.log10(_a_response(f2)) + 2.0
+    return db if min_db is None else db.clamp_min(min_db)
+
+
+def _a_response(f2: Tensor) -> Tensor:
+    c1, c2, c3, c4 = 20.598997**2, 107.65265**2, 737.86223**2, 12194.217**2
+    return c4 * f2.square() / ((f2 + c1) * torch.sqrt((f2 + c2) * (f2 + c3)) * (f2 + c4))
+
+
+def default_gain_n_fft(sample_rate: float) -> int:
+    """Power of two nearest (in log scale) to 100 ms: 2048 at 16 kHz, 4096 at 44.1 kHz."""
+    return 2 ** round(math.log2(0.1 * sample_rate))
+
+
+def _a_weights(sample_rate: float, n_fft: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """(n_fft // 2 + 1,) linear power weights 10^(A(f) / 10) of the rfft bins."""
+    f = torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate, dtype=torch.float64)
+    r = _a_response(f.square()) * 10.0 ** (2.0 / 20.0)
+    return r.square().to(dtype)
+
+
+def _gain_db(
+    x: Tensor,
+    lengths: Tensor | None,
+    *,
+    window: Tensor,
+    weights: Tensor,
+    min_db: float,
+) -> Tensor:
+    b, t = x.shape[0], x.shape[-1]
+    n_fft = window.shape[0]
+    hop = n_fft // 2
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    x3 = work.reshape(b, -1, t)
+    if lengths is not None:
+        # Padding may hold anything: frames reaching into it must see silence.
+        mask = lengths_to_mask(lengths.to(x.device), t).unsqueeze(1)
+        x3 = torch.where(mask, x3, 0.0)
+    if t < n_fft:
+        x3 = torch.nn.functional.pad(x3, (0, n_fft - t))
+    frames = x3.unfold(-1, n_fft, hop)  # (batch, channels, frames, n_fft)
+    spec = torch.fft.rfft(frames * window.to(x3.dtype), dim=-1)
+    power = spec.real.square() + spec.imag.square()
+    # Parseval: this normalisation makes g the frame's mean square (A-weighted), so a full
+    # scale 1 kHz sine is about -3 dB whatever n_fft; the floor `min_db` is relative to it.
+    norm = 2.0 / (n_fft * float(window.double().square().sum()))
+    g = (power * weights.to(power.dtype)).sum(dim=-1).mean(dim=1) * norm  # (batch, frames)
+    if lengths is not None:
+        # Frame k is valid while it starts inside the clip; frame 0 always counts.
+        last = torch.div(
+            (lengths.to(x.device) - n_fft).clamp_min(0), hop, rounding_mode="floor"
+        )
+        k = torch.arange(g.shape[1], device=x.device)
+        g = torch.where(k.unsqueeze(0) <= last.unsqueeze(1), g, 0.0)
+    floor = 10.0 ** (min_db / 10.0)
+    return 10.0 * torch.log10(g.amax(dim=1).clamp_min(floor))
+
+
+def a_weighted_gain(
+    waveform: Tensor,
+    *,
+    sample_rate: float,
+    lengths: Tensor | None = None,
+    n_fft: int | None = None,
+    min_db: float = -80.0,
+) -> Tensor:
+    r"""Perceived loudness of each clip: the maximum A-weighted frame power, in dB.
+
+    Frames of ``n_fft`` samples (Hann window, hop ``n_fft // 2``) are taken over each clip's
+    valid samples; each frame's power spectrum is weighted by :func:`a_weighting` and summed,
+    normalised to the frame's mean square (0 dB is a full-scale square wave; a full-scale sine
+    at 1 kHz is about -3 dB). The gain is the loudest frame, floored at ``min_db``. Clips
+    shorter than ``n_fft`` are zero-padded to one frame. Scaling a clip by ``c`` adds
+    ``20·log10|c|`` dB.
+
+    Args:
+        waveform (Tensor): (batch, time) or (batch, channels, time); channels are averaged in
+            power.
+        sample_rate (float): in Hz.
+        lengths (Tensor or None, optional): (batch,) valid lengths.
+        n_fft (int or None, optional): frame length. (Default: the power of two nearest
+            100 ms, 2048 at 16 kHz)
+        min_db (float, optional): floor for silent clips. (Default: ``-80.0``)
+
+    Returns:
+        Tensor: (batch,) gains in dB.
+
+    Example:
+        >>> t = torch.arange(16000) / 16000
+        >>> sine = torch.sin(2 * torch.pi * 1000 * t).unsqueeze(0)
+        >>> round(float(a_weighted_gain(sine, sample_rate=16000)), 1)
+        -3.0
+    """
+    check_audio(
+        waveform, "waveform", min_ndim=2, max_ndim=3, layout="(batch, time) or (batch, "
+        "channels, time)", check_finite=False
+    )
+    if sample_rate <= 0:
+        raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
+    n_fft = default_gain_n_fft(sample_rate) if n_fft is None else n_fft
+    if n_fft < 2:
+        raise ValueError(f"`n_fft` must be >= 2, but got {n_fft}.")
+    if lengths is not None:
+        check_lengths(lengths, waveform.shape[0], waveform.shape[-1])
+    window = torch.hann_window(n_fft, dtype=torch.float32, device=waveform.device)
+    weights = _a_weights(sample_rate, n_fft).to(waveform.device)
+    return _gain_db(waveform, lengths, window=window, weights=weights, min_db=min_db)
+
+
+def bc_weight(r: Tensor, gain_db: Tensor, partner_gain_db: Tensor) -> Tensor:
+    r"""Gain-aware waveform weight ``p`` of between-class mixing.
+
+    ``p = 1 / (1 + 10^((G1 - G2) / 20) · (1 - r) / r)``, computed as
+    ``sigmoid(logit(r) - (G1 - G2)·ln(10)/20)`` so that ``r = 0`` and ``r = 1`` give exactly
+    0 and 1 and no gain difference overflows. It makes the A-weighted gains of the two
+    components of ``p·x1 + (1 - p)·x2`` stand in the ratio ``r : (1 - r)``.
+
+    Args:
+        r (Tensor): (batch,) label ratios in [0, 1].
+        gain_db (Tensor): (batch,) gain G1 of each sample in dB.
+        partner_gain_db (Tensor): (batch,) gain G2 of its partner in dB.
+
+    Returns:
+        Tensor: (batch,) ``p`` in [0, 1], float64.
+    """
+    r = r.double()
+    logit = torch.log(r) - torch.log1p(-r)
+    diff = (gain_db.double() - partner_gain_db.double()) * (_LN10 / 20.0)
+    return torch.sigmoid(logit - diff)
+
+
+def _bc_mix(
+    x: Tensor,
+    r: Tensor | float,
+    perm: Tensor,
+    *,
+    gain_db: Tensor,
+    lengths: Tensor | None,
+    offsets: Tensor | None,
+    validate: bool,
+) -> tuple[Tensor, Tensor]:
+    b = x.shape[0]
+    if validate:
+        check_lam(r, b)
+    r_t = _as_batch(r, b, x.device, torch.float64)
+    p = bc_weight(r_t, gain_db, gain_db[perm])
+    # A sample that is its own partner stays itself (no level change from the normaliser).
+    norm = torch.where(_is_self(perm), 1.0, torch.sqrt(p.square() + (1.0 - p).square()))
+    mixed = mix(x, p.to(x.dtype), perm, lengths=lengths, offsets=offsets, validate=False)
+    return mixed / norm.to(x.dtype).view(b, *[1] * (x.ndim - 1)), p
+
+
+def bc_mix(
+    x: Tensor,
+    r: Tensor | float,
+    perm: Tensor,
+    *,
+    sample_rate: float,
+    lengths: Tensor | None = None,
+    offsets: Tensor | None = None,
+    n_fft: int | None = None,
+    min_db: float = -80.0,
+    validate: bool = True,
+) -> tuple[Tensor, Tensor]:
+    r"""Between-class mixing of waveforms (Tokozume et al., 2018).
+
+    ``x̃ = (p·x1 + (1 - p)·x2) / sqrt(p² + (1 - p)²)`` with the gain-aware ``p`` of
+    :func:`bc_weight` from the A-weighted gains of :func:`a_weighted_gain`; the label is mixed
+    by ``r``. The normaliser keeps the energy of two uncorrelated clips. With ``lengths`` the
+    pair is aligned as in :func:`mix` and the output is valid over the longer clip.
+
+    Args:
+        x (Tensor): (batch, time) or (batch, channels, time) waveforms.
+        r (Tensor or float): scalar or (batch,) label ratios in [0, 1].
+        perm (Tensor): (batch,) partner indices.
+        sample_rate (float): in Hz, for the A-weighting.
+        lengths, offsets: as in :func:`mix`.
+        n_fft (int or None, optional): gain frame length (see :func:`a_weighted_gain`).
+        min_db (float, optional): gain floor for silent clips. (Default: ``-80.0``)
+        validate (bool, optional): check ``r``, ``perm`` and ``lengths``. (Default: ``True``)
+
+    Returns:
+        (Tensor, Tensor): the mixed batch and ``p`` (batch,) float64. Targets are
+        ``mix_targets(labels, r, perm)``.
+
+    Example:
+        >>> x = torch.randn(4, 16000)
+        >>> mixed, p = bc_mix(x, 0.5, torch.tensor([1, 0, 3, 2]), sample_rate=16000)
+        >>> mixed.shape
+        torch.Size([4, 16000])
+    """
+    check_audio(
+        x, "x", min_ndim=2, max_ndim=3, layout="(batch, time) or (batch, channels, time)",
+        check_finite=False,
+    )
+    perm = _check_pairs(x, perm, lengths, validate)
+    gains = a_weighted_gain(x, sample_rate=sample_rate, lengths=lengths, n_fft=n_fft, min_db=min_db)
+    mixed, p = _bc_mix(
+        x, r, perm, gain_db=gains, lengths=lengths, offsets=offsets, validate=validate
+    )
+    return mixed, p
