@@ -152,14 +152,16 @@ class _Mixup(nn.Module):
             )
         self.last_params = params
         dev = params.to(x.device)
-        if not bool(params.applied.any()):
+        # A sample drawn as its own partner (always so in a batch of one) is not mixed either.
+        unmixed = ~params.applied | (params.perm == torch.arange(b, device=params.perm.device))
+        if bool(unmixed.all()):
             out = x  # nothing to mix: the input itself, uncopied
         else:
             out = self._mix_audio(x, dev, lengths)
-            if not bool(params.applied.all()):
+            if bool(unmixed.any()):
                 # Unmixed rows are the input exactly, even where the mix path is not an identity
                 # (padding cleared, dB round trip).
-                keep = (~params.applied).nonzero().squeeze(1).to(x.device)
+                keep = unmixed.nonzero().squeeze(1).to(x.device)
                 out = out.index_copy(0, keep, x.index_select(0, keep))
         targets = None
         if labels is not None:
