@@ -10,6 +10,7 @@ so ``targets == mix_targets(labels, last_params.lam, last_params.perm, ...)``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -60,7 +61,7 @@ class _FamilyMixup(_Mixup):
     ) -> MixParams:
         raise NotImplementedError
 
-    def _apply(self, x: Tensor, params: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
+    def _mix_with(self, x: Tensor, params: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
         """Mixes ``x`` (params on its device); returns the output and the resolved params."""
         raise NotImplementedError
 
@@ -118,11 +119,15 @@ class _FamilyMixup(_Mixup):
         if bool(unmixed.all()):
             out, resolved = x, dev  # nothing to mix: the input itself, uncopied
         else:
-            out, resolved = self._apply(x, dev, lengths)
+            out, resolved = self._mix_with(x, dev, lengths)
             if bool(unmixed.any()):
                 # Unmixed rows are the input exactly (padding included).
                 keep = unmixed.nonzero().squeeze(1).to(x.device)
                 out = out.index_copy(0, keep, x.index_select(0, keep))
+        if bool(unmixed.any()):
+            # Nothing of the partner is in an unmixed sample: its own weight is exactly 1.
+            lam = torch.where(unmixed.to(resolved.lam.device), 1.0, resolved.lam)
+            resolved = dataclasses.replace(resolved, lam=lam)
         self.last_params = resolved
         targets = None
         if labels is not None:
@@ -166,7 +171,7 @@ class _CutMix(_FamilyMixup):
             generator=self._stream.get(),
         )
 
-    def _apply(self, x: Tensor, params: CutMixParams, lengths: Tensor | None):
+    def _mix_with(self, x: Tensor, params: CutMixParams, lengths: Tensor | None):
         drawn = params.lam if params.lam_drawn is None else params.lam_drawn
         out, boxes = _cutmix(
             x,
@@ -328,7 +333,7 @@ class SNRMix(_FamilyMixup):
             generator=self._stream.get(),
         )
 
-    def _apply(self, x: Tensor, params: SNRMixParams, lengths: Tensor | None):
+    def _mix_with(self, x: Tensor, params: SNRMixParams, lengths: Tensor | None):
         out, kept, gain = _snr_mix(
             x, params.snr_db, params.perm, lengths=lengths, offsets=params.offsets, validate=False
         )
@@ -452,7 +457,7 @@ class BCMix(_FamilyMixup):
             waveform, lengths, window=self.window, weights=self.a_weights, min_db=self.min_db
         )
 
-    def _apply(self, x: Tensor, params: BCMixParams, lengths: Tensor | None):
+    def _mix_with(self, x: Tensor, params: BCMixParams, lengths: Tensor | None):
         gains = self.gain_db(x, lengths)
         out, p = _bc_mix(
             x,
