@@ -1,0 +1,207 @@
+"""audiomix.data: pad_collate, MixCollate and MixupDataset, in DataLoader workers."""
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from audiomix import SpectrogramCutMix, WaveformMixup
+from audiomix.data import MixCollate, MixupDataset, pad_collate
+from audiomix.functional import (
+    mix,
+    pad_batch,
+    prepare_targets,
+    sample_lambda,
+    sample_offsets,
+)
+
+C = 4
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _items(n=8, repeat=None, seed=0):
+    """(waveform, label) items of different lengths; with ``repeat``, item i equals i % repeat."""
+    g = _gen(seed)
+    base = [(0.3 * torch.randn(200 + 37 * i, generator=g), i % C) for i in range(repeat or n)]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def _lightning_like_init(worker_id):
+    # What seed_everything(workers=True) does (Lightning#20412): the worker's global RNG is
+    # reseeded from a fixed seed and the worker id, the same every epoch.
+    torch.manual_seed(1234 + worker_id)
+    np.random.seed(1234 + worker_id)
+
+
+def _epochs(loader, n=2):
+    return [[tuple(t.clone() for t in batch) for batch in loader] for _ in range(n)]
+
+
+def _same(a, b):
+    return all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+
+
+# --------------------------------------------------------------------------- pad_collate
+
+
+def test_pad_collate_tuples_bare_and_channels():
+    items = _items(3)
+    x, labels, lengths = pad_collate(items)
+    assert x.shape == (3, 274) and labels.tolist() == [0, 1, 2] and lengths.tolist() == [200,
+                                                                                         237, 274]
+    for i, (w, _) in enumerate(items):
+        assert torch.equal(x[i, : w.numel()], w) and not x[i, w.numel():].any()
+    x, lengths = pad_collate([torch.ones(2, 5), torch.ones(2, 3)])
+    assert x.shape == (2, 2, 5) and lengths.tolist() == [5, 3]
+    x, labels, meta, lengths = functools.partial(pad_collate, pad_value=-1.0, multiple_of=8)(
+        [(np.ones(3, dtype=np.float32), 1, "a"), (np.ones(5, dtype=np.float32), 0, "b")]
+    )
+    assert x.shape == (2, 8) and x[0, 3] == -1.0 and meta == ["a", "b"]
+
+
+def test_pad_collate_errors():
+    with pytest.raises(ValueError, match="`batch` must be a non-empty list of items"):
+        pad_collate([])
+    with pytest.raises(ValueError, match=r"`batch\[1\]` is tuple of length 3"):
+        pad_collate([(torch.ones(3), 0), (torch.ones(3), 0, 1)])
+    with pytest.raises(TypeError, match=r"`batch\[0\]\[0\]` must be a waveform tensor"):
+        pad_collate([(object(), 0)])
+    with pytest.raises(ValueError, match=r"`clips` must share every dimension but time"):
+        pad_collate([torch.ones(1, 3), torch.ones(2, 3)])
+
+
+# --------------------------------------------------------------------------- MixCollate
+
+
+def test_mix_collate_mixes_the_padded_batch():
+    mixer = WaveformMixup(alpha=0.4, num_classes=C, generator=0)
+    items = _items(4)
+    x, targets, lengths = MixCollate(mixer)(items)
+    ref = WaveformMixup(alpha=0.4, num_classes=C, generator=0)
+    px, py, pl = pad_collate(items)
+    rx, rt, rl = ref(px, py, pl)
+    assert torch.equal(x, rx) and torch.equal(targets, rt) and torch.equal(lengths, rl)
+    with pytest.raises(ValueError, match=r"`collate_fn` must return \(x, labels\) or"):
+        MixCollate(mixer, collate_fn=lambda b: torch.stack([w[:200] for w, _ in b]))(items)
+    with pytest.raises(TypeError, match="`mixer` must be a mixing module"):
+        MixCollate("mixup")
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_mix_collate_workers_and_epochs_draw_different_mixes(persistent):
+    # Items 0-3 equal items 4-7, so worker 0 (batch 0) and worker 1 (batch 1) see the same
+    # data: any difference comes from the mixing streams.
+    items = _items(8, repeat=4)
+    mixer = WaveformMixup(alpha=1.0, num_classes=C, per_sample=True, generator=0)
+    loader = DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(mixer),
+                        worker_init_fn=_lightning_like_init, persistent_workers=persistent,
+                        generator=_gen(42))
+    epochs = _epochs(loader)
+    (b0, b1), (c0, c1) = epochs
+    assert not _same(b0, b1)  # workers differ
+    assert not _same(b0, c0) and not _same(b1, c1)  # epochs differ, despite the worker init
+    again = _epochs(DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(mixer),
+                               worker_init_fn=_lightning_like_init,
+                               persistent_workers=persistent, generator=_gen(42)))
+    for e, f in zip(epochs, again, strict=True):  # a seeded DataLoader repeats exactly
+        for u, v in zip(e, f, strict=True):
+            assert _same(u, v)
+
+
+def test_mix_collate_with_a_spectrogram_mixer_in_workers():
+    from audiomix import Chain, LogMelSpectrogram
+
+    items = _items(8)
+    chain = Chain(LogMelSpectrogram(n_fft=64, hop_length=32, n_mels=8),
+                  SpectrogramCutMix(num_classes=C, generator=0))
+    loader = DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(chain))
+    for x, targets, lengths in loader:
+        assert x.shape[:2] == (4, 8) and targets.shape == (4, C)
+        assert int(lengths.max()) <= x.shape[-1]
+        torch.testing.assert_close(targets.sum(1), torch.ones(4))
+
+
+# --------------------------------------------------------------------------- MixupDataset
+
+
+def test_mixup_dataset_item_is_the_core_mix_of_the_pair():
+    items = _items(6)
+    ds = MixupDataset(items, alpha=0.5, num_classes=C, placement="random", return_info=True,
+                      generator=3)
+    twin = torch.Generator().manual_seed(3)
+    for i in range(6):
+        x, target, info = ds[i]
+        j, lam = info["partner"], info["lam"]
+        assert j != i and 0.0 <= lam <= 1.0
+        xi, yi = items[i]
+        xj, yj = items[j]
+        assert x.shape[-1] == max(xi.numel(), xj.numel())
+        # Replay the draws on a twin generator: coin, λ, partner, offset.
+        torch.rand((), generator=twin, dtype=torch.float64)
+        lam_t = sample_lambda(0.5, 1, generator=twin)
+        torch.randint(5, (), generator=twin)
+        pair, lengths = pad_batch([xi, xj])
+        perm = torch.tensor([1, 0])
+        offsets = sample_offsets(lengths, perm, placement="random", generator=twin)
+        assert torch.equal(x, mix(pair, lam_t.expand(2), perm, lengths=lengths,
+                                  offsets=offsets)[0])
+        expected = lam * prepare_targets(torch.tensor([yi]), num_classes=C)[0] + (
+            1 - lam
+        ) * prepare_targets(torch.tensor([yj]), num_classes=C)[0]
+        torch.testing.assert_close(target, expected)
+    assert len(ds) == 6
+
+
+def test_mixup_dataset_p_zero_multilabel_and_errors():
+    items = _items(4)
+    ds = MixupDataset(items, p=0.0, num_classes=C, generator=0)
+    x, target = ds[2]
+    assert torch.equal(x, items[2][0]) and target.tolist() == [0, 0, 1, 0]
+    multi = [(w, torch.tensor([1.0, 0.0, 1.0, 0.0]) if i % 2 else torch.tensor([0.0, 1, 0, 0]))
+             for i, (w, _) in enumerate(items)]
+    ds = MixupDataset(multi, multilabel=True, union=True, generator=0)
+    _, target = ds[0]
+    assert target.tolist() == [1.0, 1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="`union=True` is for multi-label targets"):
+        MixupDataset(items, union=True)
+    with pytest.raises(ValueError, match="`alpha` must be a finite number > 0"):
+        MixupDataset(items, alpha=-1)
+    with pytest.raises(ValueError, match="`num_classes` must be >= 1"):
+        MixupDataset(items, num_classes=0)
+    with pytest.raises(ValueError, match="`dataset` is empty"):
+        MixupDataset([])
+    with pytest.raises(IndexError, match="`index` 9 is out of range for a dataset of 4 items"):
+        MixupDataset(items, num_classes=C)[9]
+    with pytest.raises(ValueError, match=r"`dataset\[0\]` must be a \(waveform, label, ...\)"):
+        MixupDataset([torch.ones(3), torch.ones(4)], num_classes=C)[0]
+
+
+def test_mixup_dataset_workers_and_epochs():
+    items = _items(8, repeat=4)
+    ds = MixupDataset(items, alpha=1.0, num_classes=C, return_info=True, generator=0)
+
+    def run(seed, persistent=False):
+        loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate,
+                            worker_init_fn=_lightning_like_init, generator=_gen(seed),
+                            persistent_workers=persistent)
+        out = []
+        for _ in range(2):
+            out.append([(x.clone(), t.clone(), info["lam"].clone(), info["partner"].clone())
+                        for x, t, info, lengths in loader])
+        return out
+
+    first = run(7)
+    (b0, b1), (c0, c1) = first
+    assert not torch.equal(b0[2], b1[2])  # the two workers draw different λ
+    assert not torch.equal(b0[2], c0[2]) and not torch.equal(b1[2], c1[2])  # so do epochs
+    second = run(7)
+    for e, f in zip(first, second, strict=True):
+        for u, v in zip(e, f, strict=True):
+            assert _same(u, v)
+    persistent = run(7, persistent=True)
+    assert not torch.equal(persistent[0][0][2], persistent[1][0][2])

@@ -1,0 +1,153 @@
+"""ManifoldMixup: hidden activations mixed with the targets' λ and partners."""
+
+import pytest
+import torch
+from torch import nn
+
+from audiomix import ManifoldMixup
+from audiomix.functional import mix, mix_targets, prepare_targets
+
+C = 4
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _net(seed=0):
+    torch.manual_seed(seed)  # weights only; every random draw of the test is generator-based
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                         nn.Linear(16, C))
+
+
+def _data(b=6):
+    x = torch.randn(b, 10, generator=_gen(1))
+    y = torch.randint(C, (b,), generator=_gen(2))
+    return x, y
+
+
+def _manual(net, x, split, lam, perm):
+    """Runs net[:split], mixes, runs the rest (split=0: mix the input)."""
+    h = net[:split](x) if split else x
+    w = lam.view(-1, 1)
+    h = w * h + (1 - w) * h[perm]
+    return net[split:](h)
+
+
+@pytest.mark.parametrize("layer, split", [("input", 0), ("1", 2), ("3", 4)])
+def test_mixes_the_chosen_layer_and_the_targets_alike(layer, split):
+    net = _net()
+    mm = ManifoldMixup(net, ["input", "1", "3"], num_classes=C, per_sample=True, generator=0)
+    x, y = _data()
+    x_before = x.clone()
+    out, targets = mm(x, y, layer=layer)
+    p = mm.last_params
+    assert mm.last_layer == layer and torch.equal(x, x_before)
+    torch.testing.assert_close(out, _manual(net, x, split, p.lam, p.perm), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(targets, mix_targets(y, p.lam, p.perm, num_classes=C))
+    torch.testing.assert_close(targets.sum(1), torch.ones(6))
+
+
+def test_gradients_flow_through_the_mix():
+    net = _net()
+    mm = ManifoldMixup(net, [net[1]], alpha=1.0, num_classes=C, generator=3)
+    x, y = _data()
+    out, targets = mm(x, y)
+    loss = -(targets * out.log_softmax(-1)).sum(-1).mean()
+    loss.backward()
+    grads = [q.grad.clone() for q in net.parameters()]
+    net.zero_grad()
+    p = mm.last_params
+    ref = _manual(net, x, 2, p.lam, p.perm)
+    (-(targets * ref.log_softmax(-1)).sum(-1).mean()).backward()
+    for g, q in zip(grads, net.parameters(), strict=True):
+        torch.testing.assert_close(g, q.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_random_layer_is_reproducible_and_covers_candidates():
+    x, y = _data()
+    a = ManifoldMixup(_net(), ["input", "1", "3"], num_classes=C, generator=5)
+    b = ManifoldMixup(_net(), ["input", "1", "3"], num_classes=C, generator=5)
+    seen = []
+    for _ in range(15):
+        out_a, t_a = a(x, y)
+        out_b, t_b = b(x, y)
+        assert a.last_layer == b.last_layer
+        assert torch.equal(out_a, out_b) and torch.equal(t_a, t_b)
+        seen.append(a.last_layer)
+    assert set(seen) == {"input", "1", "3"}
+
+
+def test_eval_mode_does_not_mix_and_hooks_are_idle_outside_calls():
+    net = _net()
+    mm = ManifoldMixup(net, ["1"], num_classes=C, label_smoothing=0.1, generator=0)
+    x, y = _data()
+    mm.eval()
+    out, targets = mm(x, y)
+    torch.testing.assert_close(out, net(x))
+    torch.testing.assert_close(targets, prepare_targets(y, num_classes=C, label_smoothing=0.1))
+    mm.train()
+    mm(x, y)
+    torch.testing.assert_close(net(x), _net()(x))  # the bare model is unaffected
+    mm.remove_hooks()
+    with pytest.raises(RuntimeError, match="the hooks were removed"):
+        mm(x, y)
+
+
+def test_shared_layer_is_mixed_once_and_p_zero_is_identity():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Linear(10, 10)
+
+        def forward(self, x):
+            return self.block(self.block(x))
+
+    model = Twice()
+    mm = ManifoldMixup(model, ["block"], alpha=1.0, generator=1)
+    x, _ = _data()
+    out, targets = mm(x)
+    p = mm.last_params
+    assert targets is None
+    torch.testing.assert_close(out, model.block(mix(model.block(x), p.lam, p.perm)))
+    with pytest.warns(UserWarning, match="never mixes"):
+        off = ManifoldMixup(_net(), ["1"], num_classes=C, p=0.0, generator=0)
+    out, targets = off(x, _data()[1])
+    torch.testing.assert_close(out, off.model(x))
+
+
+def test_errors():
+    net = _net()
+    x, y = _data()
+    with pytest.raises(ValueError, match="`layers\\[0\\]` = 'fc9' is not a submodule of `model`"):
+        ManifoldMixup(net, ["fc9"])
+    with pytest.raises(ValueError, match="is not a submodule of `model`"):
+        ManifoldMixup(net, [nn.Linear(2, 2)])
+    with pytest.raises(ValueError, match="`layers` lists a layer twice"):
+        ManifoldMixup(net, ["1", net[1]])
+    with pytest.raises(ValueError, match="`layers` must name at least one layer"):
+        ManifoldMixup(net, [])
+    with pytest.raises(TypeError, match="`model` must be an nn.Module"):
+        ManifoldMixup(lambda v: v, ["input"])
+    with pytest.raises(TypeError, match="does not take `placement`"):
+        ManifoldMixup(net, ["1"], placement="center")
+    mm = ManifoldMixup(net, ["1"], num_classes=C, generator=0)
+    with pytest.raises(ValueError, match="x and labels have different batch sizes: 6 != 5"):
+        mm(x, y[:5])
+    with pytest.raises(ValueError, match="`layer` must be one of \\['1'\\]"):
+        mm(x, y, layer="3")
+    lstm = nn.LSTM(10, 8, batch_first=True)
+    seq = nn.Sequential(lstm)
+    with pytest.raises(TypeError, match="layer '0' returned tuple"):
+        ManifoldMixup(seq, ["0"], generator=0)(torch.randn(4, 3, 10))
+
+    class Skips(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unused = nn.Linear(10, 10)
+
+        def forward(self, x):
+            return x * 2
+
+    with pytest.raises(RuntimeError, match="layer 'unused' was not called"):
+        ManifoldMixup(Skips(), ["unused"], generator=0)(x)
