@@ -410,7 +410,34 @@ class Splits:
         return len(self.class_names)
 
 
+# The last splits loaded in this process, so that a process running several runs (compare.py)
+# reads the audio once.
+_SPLITS_CACHE: dict[str, tuple[SpeechCommands, SpeechCommands, SpeechCommands, Tensor]] = {}
+
+
 def load_splits(cfg: dict[str, Any], root: Path) -> Splits:
+    """The three splits of ``root`` as configured, with label noise on the training labels."""
+    d = cfg["data"]
+    key = json.dumps([str(root), {k: v for k, v in d.items() if k != "num_workers"}], default=str)
+    if key in _SPLITS_CACHE:
+        train, val, test, clean = _SPLITS_CACHE[key]
+        train.labels = clean
+    else:
+        train, val, test = _load_split_sets(cfg, root)
+        clean = train.labels.clone()
+        _SPLITS_CACHE.clear()
+        _SPLITS_CACHE[key] = (train, val, test, clean)
+    rate = cfg["train"]["label_noise"]
+    if rate > 0:
+        train.labels = corrupt_labels(
+            clean, rate, train.num_classes, generator=cfg["train"]["label_noise_seed"]
+        )
+    return Splits(train, val, test, clean, list(train.class_names))
+
+
+def _load_split_sets(
+    cfg: dict[str, Any], root: Path
+) -> tuple[SpeechCommands, SpeechCommands, SpeechCommands]:
     d = cfg["data"]
     kwargs = dict(
         task=str(d["task"]),
@@ -426,13 +453,7 @@ def load_splits(cfg: dict[str, Any], root: Path) -> Splits:
     for name, ds in (("training", train), ("validation", val), ("testing", test)):
         if len(ds) == 0:
             raise ValueError(f"the {name} split of {str(root)!r} is empty.")
-    clean = train.labels.clone()
-    rate = cfg["train"]["label_noise"]
-    if rate > 0:
-        train.labels = corrupt_labels(
-            clean, rate, train.num_classes, generator=cfg["train"]["label_noise_seed"]
-        )
-    return Splits(train, val, test, clean, list(train.class_names))
+    return train, val, test
 
 
 def _eval_indices(n: int, d: Dist) -> list[int]:

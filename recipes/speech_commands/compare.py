@@ -1,0 +1,493 @@
+"""The comparison: no mixup vs waveform vs spectrogram mixup, clean and noisy labels, seeds.
+
+    python -m recipes.speech_commands.compare                    # the default comparison (make kws)
+    python -m recipes.speech_commands.compare --quick            # tiny, < 1 min (the test suite)
+    python -m recipes.speech_commands.compare --methods none spectrogram --noise 0.4 --seeds 0 1
+    python -m recipes.speech_commands.compare --help
+
+Trains every (method, label-noise rate, seed) with ``train.py``'s defaults (``config.yaml``)
+and writes, in ``--out``: ``runs/<method>_noise<rate>_seed<seed>/`` (each run's outputs),
+``results.md`` (mean ± std over seeds of test accuracy, NLL and ECE, raw and after temperature
+scaling; train accuracy against noisy and clean labels), ``results.json`` and the figures
+``learning_curves.png``, ``reliability.png``, ``confusion.png`` and ``mixed_examples.png``.
+
+Resumable at run granularity: a run whose ``metrics.json`` matches its config is skipped, an
+interrupted one continues from its last checkpoint. Runs go to ``--jobs`` worker processes
+(``--threads`` torch threads each); on two cores, two single-threaded jobs are faster than one
+two-threaded job (see the recipe README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import train as T
+
+__all__ = ["METHOD_PRESETS", "aggregate", "main", "run_comparison", "write_results"]
+
+# Method name in the table -> config overrides. Any other name is taken as a mixer of the
+# registry (train.available_mixers()), with "+rms" for loudness normalisation before mixing.
+METHOD_PRESETS: dict[str, dict[str, Any]] = {
+    "none": {"mixup.method": "none"},
+    "waveform": {"mixup.method": "waveform", "mixup.normalize_rms": False},
+    "waveform+rms": {"mixup.method": "waveform", "mixup.normalize_rms": True},
+    "spectrogram": {"mixup.method": "spectrogram", "mixup.normalize_rms": False},
+    "spectrogram+rms": {"mixup.method": "spectrogram", "mixup.normalize_rms": True},
+}
+DEFAULT_METHODS = ("none", "waveform", "waveform+rms", "spectrogram")
+DEFAULT_NOISE = (0.0, 0.4)
+DEFAULT_SEEDS = (0, 1, 2)
+QUICK_METHODS = ("none", "waveform", "spectrogram")
+QUICK_NOISE = (0.0, 0.4)
+QUICK_SEEDS = (0,)
+
+
+def method_overrides(name: str) -> dict[str, Any]:
+    """Config overrides of a method name (a preset, or ``<registry name>[+rms]``)."""
+    if name in METHOD_PRESETS:
+        return dict(METHOD_PRESETS[name])
+    base, _, extra = name.partition("+")
+    if base in T.available_mixers() and extra in ("", "rms"):
+        return {"mixup.method": base, "mixup.normalize_rms": extra == "rms"}
+    allowed = sorted({*METHOD_PRESETS, *T.available_mixers()})
+    raise ValueError(f"unknown method {name!r}; allowed: {allowed} (optionally with '+rms').")
+
+
+def run_name(method: str, noise: float, seed: int) -> str:
+    return f"{method}_noise{round(100 * noise):02d}_seed{seed}"
+
+
+def _task_configs(
+    base: dict[str, Any],
+    out: Path,
+    methods: Sequence[str],
+    noises: Sequence[float],
+    seeds: Sequence[int],
+    threads: int,
+) -> list[tuple[str, str, float, int, dict[str, Any]]]:
+    tasks = []
+    # Seeds outermost: an interrupted comparison already holds whole seeds of every method.
+    for seed in seeds:
+        for noise in noises:
+            for method in methods:
+                name = run_name(method, noise, seed)
+                overrides = [
+                    *method_overrides(method).items(),
+                    ("train.label_noise", float(noise)),
+                    ("seed", int(seed)),
+                    ("run_dir", str(out / "runs" / name)),
+                    ("quiet", True),
+                    ("train.threads", int(threads)),
+                ]
+                tasks.append((name, method, float(noise), int(seed), T.apply_overrides(base, overrides)))
+    return tasks
+
+
+def _is_done(cfg: dict[str, Any]) -> bool:
+    path = Path(cfg["run_dir"]) / T.METRICS
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text())["config_digest"] == T.config_digest(cfg)
+    except (ValueError, KeyError):
+        return False
+
+
+def _run_one(cfg: dict[str, Any]) -> dict[str, Any]:
+    """One run (in a worker process): continues its checkpoint or starts afresh if stale."""
+    run_dir = Path(cfg["run_dir"])
+    ckpt = run_dir / T.CHECKPOINT
+    overwrite = False
+    if ckpt.exists():
+        try:
+            digest = torch.load(ckpt, map_location="cpu", weights_only=False)["config_digest"]
+        except Exception:  # a checkpoint from an older format: start again
+            digest = None
+        overwrite = digest != T.config_digest(cfg)
+    elif (run_dir / T.METRICS).exists():
+        overwrite = True  # stale metrics of another config
+    started = time.perf_counter()
+    metrics = T.run(cfg, resume=not overwrite, overwrite=overwrite)
+    assert metrics is not None
+    return {"metrics": metrics, "seconds": time.perf_counter() - started}
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def run_comparison(
+    base: dict[str, Any],
+    out: Path,
+    *,
+    methods: Sequence[str],
+    noises: Sequence[float],
+    seeds: Sequence[int],
+    jobs: int,
+    threads: int,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Prepares the data, runs every missing run, returns timing information."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    T.prepare_data(base, progress=not quiet)
+    data_seconds = time.perf_counter() - started
+    tasks = _task_configs(base, out, methods, noises, seeds, threads)
+    pending = [t for t in tasks if not _is_done(t[4])]
+    if not quiet:
+        T._log(
+            f"{len(tasks)} runs ({len(tasks) - len(pending)} already done), {jobs} job(s) x "
+            f"{threads} thread(s) -> {out}"
+        )
+    bar = T._progress(len(pending), "runs", disable=quiet)
+    failures: list[str] = []
+
+    def report(name: str, result: dict[str, Any]) -> None:
+        bar.update(1)
+        if not quiet:
+            t = result["metrics"]["test"]
+            bar.write(
+                f"{name:<32} test acc {100 * t['accuracy']:5.1f}%  nll {t['nll']:.3f}  "
+                f"ece {t['ece']:.3f}  ({result['seconds']:.0f} s)",
+                file=sys.stderr,
+            )
+
+    if jobs <= 1:
+        _worker_init(threads)
+        for name, *_, cfg in pending:
+            report(name, _run_one(cfg))
+    elif pending:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+            futures = {pool.submit(_run_one, cfg): name for name, *_, cfg in pending}
+            for future in cf.as_completed(futures):
+                name = futures[future]
+                try:
+                    report(name, future.result())
+                except Exception as err:  # keep the other runs going; reported at the end
+                    failures.append(f"{name}: {type(err).__name__}: {err}")
+                    bar.write(f"{name} FAILED: {err}", file=sys.stderr)
+    bar.close()
+    if failures:
+        raise RuntimeError("some runs failed:\n" + "\n".join(failures))
+    return {
+        "total_runs": len(tasks),
+        "ran": len(pending),
+        "jobs": jobs,
+        "threads": threads,
+        "data_seconds": data_seconds,
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation and the report
+# --------------------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def load_runs(out: Path, methods: Sequence[str], noises: Sequence[float], seeds: Sequence[int]) -> list[dict[str, Any]]:
+    runs = []
+    for method in methods:
+        for noise in noises:
+            for seed in seeds:
+                d = out / "runs" / run_name(method, noise, seed)
+                if not (d / T.METRICS).exists():
+                    continue
+                info = json.loads((d / T.RUN_INFO).read_text()) if (d / T.RUN_INFO).exists() else {}
+                runs.append({
+                    "label": method,
+                    "noise": float(noise),
+                    "seed": int(seed),
+                    "metrics": json.loads((d / T.METRICS).read_text()),
+                    "history": _read_csv(d / T.EPOCHS_CSV),
+                    "info": info,
+                })
+    return runs
+
+
+_COLUMNS = (
+    ("test accuracy (%)", lambda m: 100 * m["test"]["accuracy"], 1),
+    ("test NLL", lambda m: m["test"]["nll"], 3),
+    ("test ECE", lambda m: m["test"]["ece"], 3),
+    ("NLL, T-scaled", lambda m: m["test"]["nll_ts"], 3),
+    ("ECE, T-scaled", lambda m: m["test"]["ece_ts"], 3),
+    ("T", lambda m: m["test"]["temperature"], 2),
+    ("train acc, noisy labels (%)", lambda m: 100 * m["train"]["accuracy_noisy"], 1),
+    ("train acc, clean labels (%)", lambda m: 100 * m["train"]["accuracy_clean"], 1),
+)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (method, noise): mean and std over seeds of every column."""
+    rows = []
+    keys = []
+    for r in runs:
+        if (r["label"], r["noise"]) not in keys:
+            keys.append((r["label"], r["noise"]))
+    for label, noise in sorted(keys, key=lambda k: (k[1], [x for x, _ in keys].index(k[0]))):
+        sel = [r for r in runs if r["label"] == label and r["noise"] == noise]
+        row: dict[str, Any] = {"method": label, "noise": noise, "seeds": [r["seed"] for r in sel]}
+        for name, get, _ in _COLUMNS:
+            row[name] = _mean_std([get(r["metrics"]) for r in sel])
+        row["seconds"] = statistics.fmean([r["info"].get("wall_seconds", math.nan) for r in sel])
+        rows.append(row)
+    return rows
+
+
+def _fmt(ms: tuple[float, float], digits: int) -> str:
+    return f"{ms[0]:.{digits}f} ± {ms[1]:.{digits}f}"
+
+
+def results_table(rows: Sequence[dict[str, Any]]) -> str:
+    header = ["label noise", "method", *[c[0] for c in _COLUMNS]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [f"{row['noise']:.0%}", row["method"]]
+        cells += [_fmt(row[name], digits) for name, _, digits in _COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def delta_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Test-accuracy and ECE change of each method against ``none`` at the same noise rate."""
+    lines = [
+        "| label noise | method | Δ accuracy (points) | Δ NLL | Δ ECE | Δ ECE, T-scaled |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        base = next((b for b in rows if b["method"] == "none" and b["noise"] == row["noise"]), None)
+        if base is None or row["method"] == "none":
+            continue
+        d = {k: row[k][0] - base[k][0] for k in ("test accuracy (%)", "test NLL", "test ECE", "ECE, T-scaled")}
+        lines.append(
+            f"| {row['noise']:.0%} | {row['method']} | {d['test accuracy (%)']:+.1f} | "
+            f"{d['test NLL']:+.3f} | {d['test ECE']:+.3f} | {d['ECE, T-scaled']:+.3f} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def write_results(
+    out: Path,
+    runs: Sequence[dict[str, Any]],
+    base: dict[str, Any],
+    timing: dict[str, Any] | None,
+    command: str,
+    *,
+    root: Path | None = None,
+) -> Path:
+    """``results.md``, ``results.json`` and the figures in ``out``."""
+    from . import plots
+
+    rows = aggregate(runs)
+    figures: list[tuple[str, str]] = []
+    if runs:
+        plots.plot_learning_curves(runs, out / "learning_curves.png")
+        figures.append(("learning_curves.png", "Learning curves: validation accuracy; accuracy on 1,000 training clips against their (noisy) training labels and their true labels, mean ± std over seeds"))
+        plots.plot_reliability(runs, out / "reliability.png")
+        figures.append(("reliability.png", "Reliability diagrams on the test split (seeds pooled): bars before, black steps after temperature scaling"))
+        plots.plot_confusion(runs, out / "confusion.png")
+        figures.append(("confusion.png", "Test confusion matrices at 0 % label noise (seeds summed, rows normalised, %)"))
+    if root is not None:
+        try:
+            _mixed_examples(root, base, out / "mixed_examples.png")
+            figures.append(("mixed_examples.png", "Two test clips of different lengths mixed at several λ: waveform mixup (top) vs spectrogram mixup in the power domain (bottom); silence padding and centred placement visible"))
+        except Exception as err:  # a figure must not lose the table
+            T._log(f"warning: mixed-examples figure failed: {err}")
+    m0 = runs[0]["metrics"] if runs else {}
+    seeds = sorted({r["seed"] for r in runs})
+    lines = [
+        "# Keyword spotting with and without mixup",
+        "",
+        f"Command: `{command}`",
+        "",
+    ]
+    if m0:
+        sizes = m0["sizes"]
+        lines += [
+            f"- data: `{Path(str(runs[0]['info'].get('dataset', '?'))).name}` "
+            f"({'built-in synthetic' if base['data']['dir'] is None and not base['data']['download'] else 'Speech Commands'}), "
+            f"task {base['data']['task']}, {len(m0['class_names'])} classes; train {sizes['train']}, "
+            f"validation {sizes['validation']}, test {sizes['test']} clips (speakers disjoint)",
+            f"- model: `{base['model']['arch']}` width {base['model']['width']} "
+            f"({m0['num_parameters']:,} parameters), {base['train']['epochs']} epochs, batch "
+            f"{base['train']['batch_size']}, {base['train']['optimizer']} lr {base['train']['lr']}, "
+            f"{base['train']['scheduler']}",
+            f"- mixup: α = {base['mixup']['alpha']}, p = {base['mixup']['p']}, "
+            f"{'per-sample' if base['mixup']['per_sample'] else 'per-batch'} λ; spectrogram "
+            f"mixing in the {base['mixup']['spec_domain']} domain; `+rms`: every clip scaled to "
+            f"{base['mixup']['target_db']} dB RMS before mixing",
+            f"- augmentation for all methods: time shift ±{base['augment']['time_shift_ms']:g} ms, "
+            f"background noise p = {base['augment']['noise_prob']} at "
+            f"{base['augment']['noise_snr_db'][0]:g}-{base['augment']['noise_snr_db'][1]:g} dB SNR"
+            f"{', SpecAugment' if base['augment']['specaugment'] else ''}",
+            f"- label noise: symmetric (a share of training labels moved to another class), fixed "
+            f"seed; validation and test labels are clean; seeds {seeds}",
+            "- metrics on the test split: ECE with 15 bins (torchmetrics); T-scaled: after "
+            "temperature scaling fitted on the validation split; train acc: all training clips "
+            "without augmentation, against the labels used in training (noisy) and the true ones",
+        ]
+    if timing:
+        lines += [
+            f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
+            f"{timing['jobs']} job(s) x {timing['threads']} thread(s)",
+            f"- wall time of this invocation: {timing['wall_seconds'] / 60:.1f} min "
+            f"({timing['ran']} of {timing['total_runs']} runs trained, data preparation "
+            f"{timing['data_seconds']:.0f} s); mean wall time per run "
+            f"{statistics.fmean([r['seconds'] for r in rows]) if rows else 0:.0f} s",
+        ]
+    lines += ["", "## Results (mean ± std over seeds)", "", results_table(rows), ""]
+    delta = delta_table(rows)
+    if delta:
+        lines += ["## Change against no mixup (difference of means)", "", delta, ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for name, caption in figures:
+            lines += [f"![{caption}]({name})", "", f"*{caption}.*", ""]
+    path = out / "results.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    summary = {
+        "command": command,
+        "timing": timing,
+        "rows": [{**r, **{k: list(v) for k, v in r.items() if isinstance(v, tuple)}} for r in rows],
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:
+    from . import plots
+    from .data import KEYWORDS, SpeechCommands
+    from .model import FrontEnd
+
+    d = cfg["data"]
+    ds = SpeechCommands(root, "testing", task="35", sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"])
+    names = ds.class_names
+    wanted = [w for w in ("yes", "stop", "no", "go") if w in names] or list(KEYWORDS)
+    # A long and a short word: "yes" and "stop" if present, else the first two words.
+    picks = []
+    for word in wanted[:2] if len(wanted) >= 2 else names[:2]:
+        label = names.index(word)
+        # The cleanest recording of the word (largest range between its loud and quiet
+        # frames), so that the word, not the noise bed, shows.
+        candidates = [ds[int(i)][0][0] for i in (ds.labels == label).nonzero().squeeze(1)[:40]]
+        picks.append((word, plots.trim_silence(max(candidates, key=plots.dynamic_range_db))))
+    (na, a), (nb, b) = picks
+    f = cfg["features"]
+    frontend = FrontEnd(
+        sample_rate=d["sample_rate"], n_mels=f["n_mels"], win_ms=f["win_ms"], hop_ms=f["hop_ms"],
+        f_min=f["f_min"], f_max=f["f_max"], top_db=f["top_db"],
+    )
+    return plots.plot_mixed_examples(a, b, path, names=(na, nb), frontend=frontend, placement="center")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m recipes.speech_commands.compare",
+        description="Train none / waveform / spectrogram mixup at several label-noise rates and "
+        "seeds; write results.md and figures.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/kws/compare, or runs/kws/compare-quick with --quick)")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help=f"methods (default {' '.join(DEFAULT_METHODS)}); presets: {', '.join(METHOD_PRESETS)}; "
+                   "or any mixer name of train.py, optionally +rms")
+    p.add_argument("--noise", nargs="+", type=float, default=None, help=f"label-noise rates (default {DEFAULT_NOISE})")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help=f"seeds (default {DEFAULT_SEEDS})")
+    p.add_argument("--jobs", type=int, default=None, help="parallel runs (default: 2 on >= 2 cores, else 1; 1 with --quick)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
+    p.add_argument("--quick", action="store_true", help="tiny data, 1 seed, 2 epochs: for tests")
+    p.add_argument("--config", type=Path, default=None, help="base config (default: the recipe's config.yaml)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key of every run (repeatable)")
+    p.add_argument("--data-dir", dest="data_dir", default=None, help="Speech Commands folder instead of the built-in data")
+    p.add_argument("--report-only", action="store_true", help="only rebuild results.md and figures from finished runs")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = []
+    for item in args.sets:
+        if "=" not in item:
+            build_parser().error(f"--set expects KEY=VALUE, but got {item!r}")
+        key, value = item.split("=", 1)
+        overrides.append((key, T._parse_value(value)))
+    if args.data_dir is not None:
+        overrides.append(("data.dir", args.data_dir))
+    try:
+        base = T.load_config(args.config, overrides, quick=args.quick)
+    except ValueError as err:
+        build_parser().error(str(err))
+    methods = args.methods or list(QUICK_METHODS if args.quick else DEFAULT_METHODS)
+    for m in methods:
+        try:
+            method_overrides(m)
+        except ValueError as err:
+            build_parser().error(str(err))
+    noises = args.noise or list(QUICK_NOISE if args.quick else DEFAULT_NOISE)
+    seeds = args.seeds or list(QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
+    cores = os.cpu_count() or 1
+    # --quick: one process (spawning workers costs more than the tiny runs).
+    jobs = args.jobs or (2 if cores >= 2 and not args.quick else 1)
+    threads = args.threads or max(1, cores // jobs)
+    out = args.out or Path("runs/kws/compare-quick" if args.quick else "runs/kws/compare")
+    command = "python -m recipes.speech_commands.compare " + " ".join(
+        sys.argv[1:] if argv is None else list(argv)
+    )
+    timing = None
+    if not args.report_only:
+        timing = run_comparison(
+            base, out, methods=methods, noises=noises, seeds=seeds, jobs=jobs, threads=threads,
+            quiet=args.quiet,
+        )
+    root = T.prepare_data(base, progress=False)
+    runs = load_runs(out, methods, noises, seeds)
+    if timing is not None:
+        (out / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
+    elif (out / "timing.json").exists():
+        timing = json.loads((out / "timing.json").read_text())
+    path = write_results(out, runs, base, timing, command.strip(), root=root)
+    if not args.quiet:
+        T._log(f"wrote {path}" + (f" in {timing['wall_seconds'] / 60:.1f} min" if timing else ""))
+        print(path.read_text().split("## Results")[1].split("##")[0] if "## Results" in path.read_text() else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
