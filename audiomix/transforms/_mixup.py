@@ -14,8 +14,10 @@ from .._validation import (
     check_audio,
     check_choice,
     check_label_smoothing,
+    check_lam,
     check_lengths,
     check_num_classes,
+    check_perm,
     check_probability,
     check_same_device,
 )
@@ -150,6 +152,19 @@ class _Mixup(nn.Module):
                 f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch has "
                 f"{b} samples."
             )
+        elif self.validate:
+            # Parameters from outside (a replay, another module) get the checks mix() skips here.
+            check_lam(params.lam, b)
+            check_perm(params.perm, b, params.perm.device)
+            if lengths is not None and params.offsets is not None:
+                lens = lengths.to(params.perm.device, torch.int64)
+                gap = (lens - lens[params.perm]).abs()
+                off = params.offsets.to(gap.device)
+                if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
+                    raise ValueError(
+                        "`params.offsets` must have shape (batch,) and lie in "
+                        "[0, |lengths - lengths[perm]|]: were the params drawn for other lengths?"
+                    )
         self.last_params = params
         dev = params.to(x.device)
         # A sample drawn as its own partner (always so in a batch of one) is not mixed either.

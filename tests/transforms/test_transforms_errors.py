@@ -241,3 +241,22 @@ def test_logmel_bad_input(x, exc, pattern):
 def test_logmel_short_input_without_center():
     with pytest.raises(ValueError, match=E("`waveform` has 300 samples, fewer than n_fft=400 (with center=False).")):
         LogMelSpectrogram(n_mels=40, center=False)(torch.zeros(2, 300))
+
+
+@pytest.mark.parametrize("cls", MODULES)
+def test_params_from_outside_are_validated(cls):
+    x = torch.zeros(4, 10) if cls is WaveformMixup else torch.zeros(4, 8, 10)
+    ones = torch.ones(4, dtype=torch.bool)
+    m = cls(generator=0)
+    with pytest.raises(ValueError, match=E("`lam` must lie in [0, 1], but got values in [0.5, 1.5].")):
+        m(x, params=MixParams(torch.tensor([0.5, 1.5, 0.5, 0.5]), torch.arange(4), ones))
+    with pytest.raises(ValueError, match=E("`perm` holds partner indices, which must be in [0, 3], but got values in [0, 7].")):
+        m(x, params=MixParams(torch.full((4,), 0.5), torch.tensor([7, 0, 1, 2]), ones))
+    lengths = torch.tensor([10, 4, 10, 4])
+    bad = MixParams(torch.full((4,), 0.5), torch.tensor([1, 0, 3, 2]), ones,
+                    offsets=torch.tensor([0, 7, 0, 0]))  # the gap is 6
+    with pytest.raises(ValueError, match=E("`params.offsets` must have shape (batch,) and lie in [0, |lengths - lengths[perm]|]")):
+        m(x, None, lengths, params=bad)
+    # validate=False trusts them.
+    cls(generator=0, validate=False)(x, params=MixParams(torch.full((4,), 0.5), torch.arange(4),
+                                                         ones))

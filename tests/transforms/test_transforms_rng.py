@@ -191,3 +191,13 @@ def test_ddp_per_rank_streams(tmp_path):
     assert torch.equal(r0[False], r1[False]), "per_rank=False: ranks must draw the same mixes"
     assert torch.equal(r0["default"], r1["default"])
     assert torch.equal(r0["gathered"][1], r1[True])
+
+
+def test_pickle_round_trip_keeps_the_stream():
+    # Spawn-started DataLoader workers receive the module pickled.
+    import pickle
+
+    mixup = WaveformMixup(alpha=0.4, num_classes=5, generator=0)
+    _draws(mixup, n=2)
+    clone = pickle.loads(pickle.dumps(mixup))
+    _assert_same_draws(_draws(clone, n=3), _draws(mixup, n=3))
