@@ -93,11 +93,10 @@ def test_matches_librosa_float64(config, scale, signal, signals):
 def test_matches_librosa_module_cast_to_double(config, scale, signals):
     """The module as users build it (float32 buffers), then ``.double()``.
 
-    torchaudio computes the window and filterbank in float32 (relative rounding ~6e-8), so
-    the cast module is float64 arithmetic on float32-rounded weights. Measured on these signals
-    the dB error stays below 1e-3 dB, largest in bins 60-80 dB under the peak, where leakage
-    of the rounded window matters most; the test allows 2e-3 dB. In float32 (below) the FFT
-    itself rounds and the tolerance widens.
+    torchaudio builds the mel filterbank in float32. Its triangle weights are ratios of
+    differences of nearly equal frequencies, so float32 rounding (~1e-7 × f / bandwidth)
+    reaches ~1e-4 relative in the narrow low bands: 10·log10(1 + 1e-4) ≈ 4e-4 dB. Measured on
+    these signals and configurations: at most 8e-4 dB. The test allows 2e-3 dB.
     """
     kwargs, librosa_kwargs = _modules(config, scale)
     logmel = LogMelSpectrogram(**kwargs).double()
@@ -111,9 +110,9 @@ def test_matches_librosa_module_cast_to_double(config, scale, signals):
 def test_matches_librosa_float32(config, signals):
     """float32 module and input against the float64 golden value.
 
-    float32 STFT rounding is ~1e-7 of each frame's energy, so bins far below the frame peak
-    carry a large relative error: up to ~0.1 dB at 80 dB below the peak (1e-7 × 1e8 relative).
-    Bins within 40 dB of the clip's peak agree to 1e-2 dB; all bins to 0.5 dB.
+    The float32 filterbank error above dominates; the float32 STFT adds rounding of ~1e-7 of
+    each frame's energy, which within the 80 dB kept by top_db stays below the filterbank
+    error. Measured: at most 1.1e-3 dB over all bins. The test allows 3e-3 dB.
     """
     kwargs, librosa_kwargs = _modules(config, "slaney")
     logmel = LogMelSpectrogram(**kwargs)
@@ -121,9 +120,7 @@ def test_matches_librosa_float32(config, signals):
         y = _signal(signal, kwargs["sample_rate"], signals)
         _, db = _librosa_db(y, librosa_kwargs)
         ours = logmel(y.float()).double().numpy()
-        loud = db > db.max() - 40
-        np.testing.assert_allclose(ours[loud], db[loud], atol=1e-2, rtol=0, err_msg=signal)
-        np.testing.assert_allclose(ours, db, atol=0.5, rtol=0, err_msg=signal)
+        np.testing.assert_allclose(ours, db, atol=3e-3, rtol=0, err_msg=signal)
 
 
 # --- batch consistency -------------------------------------------------------------------------
