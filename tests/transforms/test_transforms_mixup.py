@@ -368,3 +368,34 @@ def test_extra_repr_mentions_config():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         WaveformMixup(alpha=0.2)  # the defaults do not warn
+
+
+def test_db_variable_lengths_dtypes(float_dtype, device):
+    x = _db(5, 2, 6, 12, seed=1, dtype=torch.float64)
+    lengths = torch.tensor([12, 4, 9, 12, 1])
+    mixup = SpectrogramMixup(alpha=1.0, per_sample=True, placement="random", generator=0)
+    out, _, _ = mixup(x.to(float_dtype).to(device), None, lengths.to(device))
+    assert out.dtype == float_dtype and out.device.type == device
+    p = mixup.last_params
+    ref = _db_lengths_reference(x.to(float_dtype).double(), p.lam, p.perm, lengths, p.offsets)
+    unmixed = p.perm == torch.arange(5)
+    ref[unmixed] = x.to(float_dtype).double()[unmixed]
+    tol = {torch.float16: 0.04, torch.bfloat16: 0.26, torch.float32: 1e-4, torch.float64: 1e-9}
+    torch.testing.assert_close(out.cpu().double(), ref, atol=tol[float_dtype], rtol=0)
+
+
+@pytest.mark.parametrize("cls, shape, kw", [
+    (WaveformMixup, (4, 50), {}),
+    (SpectrogramMixup, (4, 8, 10), {}),
+    (SpectrogramMixup, (4, 8, 10), dict(scale="amplitude")),
+])
+def test_modules_pass_gradients(cls, shape, kw):
+    # Mixing inside a model (features that require grad) must not break autograd.
+    x = torch.rand(shape, generator=_gen(), dtype=torch.float64) * (-50 if not kw else 1)
+    x.requires_grad_()
+    mixup = cls(alpha=1.0, generator=0, **kw)
+    for lengths in (None, torch.tensor([shape[-1], 3, 7, 5])):
+        out = mixup(x)[0] if lengths is None else mixup(x, None, lengths)[0]
+        out.sum().backward()
+        assert torch.isfinite(x.grad).all()
+        x.grad = None
