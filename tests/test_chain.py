@@ -143,3 +143,10 @@ def test_chain_state_dict_carries_rng_and_is_a_sequential():
     b = other(x, labels, lengths)
     for u, v in zip(a, b, strict=True):
         assert torch.equal(u, v)
+
+
+def test_chain_input_errors():
+    with pytest.raises(TypeError, match="`x` must be a torch.Tensor, but got list"):
+        Chain(nn.Identity())([1.0, 2.0], None, torch.tensor([2]))
+    with pytest.raises(ValueError, match="specgram and labels have different batch sizes: 2 != 3"):
+        Chain(SpectrogramMixup(num_classes=C))(torch.randn(2, 8, 10), torch.arange(3))

@@ -205,3 +205,22 @@ def test_mixup_dataset_workers_and_epochs():
             assert _same(u, v)
     persistent = run(7, persistent=True)
     assert not torch.equal(persistent[0][0][2], persistent[1][0][2])
+
+
+def test_more_errors():
+    with pytest.raises(ValueError, match=r"`batch\[0\]` is an empty tuple"):
+        pad_collate([(), ()])
+    with pytest.raises(ValueError, match=r"every item must be a tuple like `batch\[0\]`, but "
+                                         r"`batch\[1\]` is Tensor"):
+        pad_collate([(torch.ones(3), 0), torch.ones(3)])
+    with pytest.raises(TypeError, match="`collate_fn` must be callable"):
+        MixCollate(WaveformMixup(), collate_fn="pad")
+    with pytest.raises(TypeError, match="`dataset` must be a map-style dataset"):
+        MixupDataset(iter(_items(2)))
+    with pytest.raises(ValueError, match=r"`dataset\[0\]\[0\]` must be a float waveform"):
+        MixupDataset([(torch.ones(3, dtype=torch.int16), 0)] * 2, num_classes=C)[0]
+    with pytest.raises(TypeError, match="`index` must be an int, but got str"):
+        MixupDataset(_items(2), num_classes=C)["0"]
+    stereo = [(torch.ones(2, 50), 0), (torch.ones(50), 1)]
+    with pytest.raises(ValueError, match="items 0 and 1 have different channel layouts"):
+        MixupDataset(stereo, num_classes=C, generator=0)[0]

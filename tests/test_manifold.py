@@ -151,3 +151,36 @@ def test_errors():
 
     with pytest.raises(RuntimeError, match="layer 'unused' was not called"):
         ManifoldMixup(Skips(), ["unused"], generator=0)(x)
+
+
+def test_activation_and_input_errors():
+    net = _net()
+    x, y = _data()
+
+    class ToInt(nn.Module):
+        def forward(self, v):
+            return v.long()
+
+    class SeqFirst(nn.Module):
+        def forward(self, v):
+            return v.t()
+
+    for layer, err, msg in [
+        (ToInt(), TypeError, "layer '0' returned torch.int64 values; only floats mix"),
+        (SeqFirst(), ValueError, r"layer '0' returned shape \(10, 6\), but activations must "
+                                 r"have the batch \(6\) first"),
+    ]:
+        model = nn.Sequential(layer, nn.Identity())
+        with pytest.raises(err, match=msg):
+            ManifoldMixup(model, ["0"], generator=0)(x)
+    with pytest.raises(TypeError, match=r"`layers\[0\]` must be a name or an nn.Module, but got int"):
+        ManifoldMixup(net, [3])
+    mm = ManifoldMixup(net, ["1"], num_classes=C, generator=0)
+    with pytest.raises(TypeError, match="`x` must be a torch.Tensor, but got list"):
+        mm([1.0], y)
+    with pytest.raises(ValueError, match="`x` must have the batch first, but is a scalar"):
+        mm(torch.tensor(1.0))
+    with pytest.raises(TypeError, match="`labels` must be a torch.Tensor, but got list"):
+        mm(x, [0] * 6)
+    with pytest.raises(ValueError, match=r"`params` were drawn for a batch of \(4,\)"):
+        mm(x, y, params=mm.sample_params(4))

@@ -679,12 +679,13 @@ def _gain_db(
     if t < n_fft:
         x3 = torch.nn.functional.pad(x3, (0, n_fft - t))
     frames = x3.unfold(-1, n_fft, hop)  # (batch, channels, frames, n_fft)
-    spec = torch.fft.rfft(frames * window.to(x3.dtype), dim=-1)
+    spec = torch.fft.rfft(frames * window.to(device=x3.device, dtype=x3.dtype), dim=-1)
     power = spec.real.square() + spec.imag.square()
     # Parseval: this normalisation makes g the frame's mean square (A-weighted), so a full
     # scale 1 kHz sine is about -3 dB whatever n_fft; the floor `min_db` is relative to it.
     norm = 2.0 / (n_fft * float(window.double().square().sum()))
-    g = (power * weights.to(power.dtype)).sum(dim=-1).mean(dim=1) * norm  # (batch, frames)
+    weights = weights.to(device=power.device, dtype=power.dtype)
+    g = (power * weights).sum(dim=-1).mean(dim=1) * norm  # (batch, frames)
     if lengths is not None:
         # Frame k is valid while it starts inside the clip; frame 0 always counts.
         last = torch.div(

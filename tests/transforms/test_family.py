@@ -414,3 +414,27 @@ def test_public_names():
         assert name in audiomix.functional.__all__
     assert math.isclose(audiomix.functional.a_weighting(torch.tensor(1000.0)).item(), 0.0,
                         abs_tol=0.01)
+
+
+def test_bc_constructor_type_errors_and_snr_batch_consistency():
+    with pytest.raises(TypeError, match="`sample_rate` must be a number, but got str"):
+        BCMix(sample_rate="16k")
+    with pytest.raises(TypeError, match="`sample_rate` must be a number, but got bool"):
+        BCMix(sample_rate=True)
+    with pytest.raises(ValueError, match="`min_db` must be finite"):
+        BCMix(sample_rate=8000, min_db=float("-inf"))
+    # SNR mixing, batched vs per pair, with lengths and random placement.
+    from audiomix.functional import sample_snr_params, snr_mix
+
+    x, lengths = _batch((700,)), _lengths(6, 700)
+    p = sample_snr_params(6, snr_db=(-5.0, 15.0), per_sample=True, lengths=lengths,
+                          placement="random", generator=_gen(8))
+    out, lam = snr_mix(x, p.snr_db, p.perm, lengths=lengths, offsets=p.offsets)
+    for i in range(6):
+        j = int(p.perm[i])
+        if j == i:
+            continue
+        o, k = snr_mix(x[[i, j]], p.snr_db[[i, j]], torch.tensor([1, 0]),
+                       lengths=lengths[[i, j]], offsets=p.offsets[[i, j]])
+        torch.testing.assert_close(o[0], out[i], atol=1e-6, rtol=1e-5)
+        assert float(k[0]) == float(lam[i])
