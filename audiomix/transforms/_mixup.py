@@ -115,7 +115,8 @@ class _Mixup(nn.Module):
             min_ndim=self._min_ndim,
             max_ndim=self._max_ndim,
             layout=self._layout,
-            check_finite=self.check_finite,
+            # With lengths only the valid region must be finite: padding is never read.
+            check_finite=self.check_finite and lengths is None,
         )
         b = x.shape[0]
         if labels is not None:
@@ -131,6 +132,13 @@ class _Mixup(nn.Module):
             if isinstance(lengths, Tensor):
                 check_same_device(x, lengths, self._name, "lengths")
             check_lengths(lengths, b, x.shape[-1])
+            if self.check_finite:
+                valid = _time_mask(lengths, x)
+                if not bool(torch.where(valid, torch.isfinite(x), True).all()):
+                    raise ValueError(
+                        f"`{self._name}` contains NaN or Inf values in its valid region. Clean "
+                        "the input, or pass `check_finite=False` to mix it anyway."
+                    )
 
     def _mix_audio(self, x: Tensor, params: MixParams, lengths: Tensor | None) -> Tensor:
         raise NotImplementedError

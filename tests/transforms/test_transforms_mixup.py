@@ -189,13 +189,21 @@ def test_waveform_variable_lengths(lengths, placement, channels, seed, signals):
     assert torch.equal(out[unmixed], x[unmixed])
 
 
-def test_nan_padding_with_check_finite_off(signals):
+def test_nan_padding_is_accepted_and_never_read(signals):
+    # With lengths, only the valid region has to be finite: padding is replaced by silence.
     x, lengths = signals.padded_batch([50, 20, 35, 50], garbage=float("nan"))
-    with pytest.raises(ValueError, match="NaN or Inf"):
+    for check_finite in (True, False):
+        mixup = WaveformMixup(generator=0, check_finite=check_finite)
+        params = _params([0.3, 0.5, 0.6, 0.9], [1, 2, 3, 0])
+        out, _, _ = mixup(x, None, lengths, params=params)
+        assert torch.isfinite(out).all()
+
+
+def test_nan_in_valid_region_is_rejected_with_lengths(signals):
+    x, lengths = signals.padded_batch([50, 20, 35, 50], garbage=0.0)
+    x[1, 5] = float("nan")
+    with pytest.raises(ValueError, match="NaN or Inf values in its valid region"):
         WaveformMixup(generator=0)(x, None, lengths)
-    mixup = WaveformMixup(generator=0, check_finite=False)
-    out, _, _ = mixup(x, None, lengths, params=_params([0.3, 0.5, 0.6, 0.9], [1, 2, 3, 0]))
-    assert torch.isfinite(out).all()
 
 
 # --- SpectrogramMixup --------------------------------------------------------------------------
