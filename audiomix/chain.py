@@ -117,6 +117,7 @@ class Chain(nn.Sequential):
 
     Example:
         >>> import torchaudio.transforms as T
+        >>> from audiomix import SpectrogramMixup
         >>> chain = Chain(
         ...     T.MelSpectrogram(sample_rate=16000, n_fft=400, hop_length=160, n_mels=40),
         ...     T.AmplitudeToDB(top_db=80.0),
@@ -126,7 +127,7 @@ class Chain(nn.Sequential):
         >>> x, targets, lengths = chain(torch.randn(4, 16000), torch.arange(4),
         ...                             torch.tensor([16000, 8000, 12000, 4000]))
         >>> x.shape, targets.shape, lengths.tolist()
-        (torch.Size([4, 40, 101]), torch.Size([4, 10]), [101, 51, 76, 26])
+        (torch.Size([4, 40, 101]), torch.Size([4, 10]), [101, 51, 76, 101])
     """
 
     mixes_labels = True

@@ -109,6 +109,7 @@ class MixCollate:
             (Default: :func:`pad_collate`)
 
     Example:
+        >>> from audiomix import WaveformMixup
         >>> items = [(torch.randn(16000 - 1000 * i), i % 4) for i in range(8)]
         >>> loader = torch.utils.data.DataLoader(
         ...     items, batch_size=4,

@@ -507,6 +507,7 @@ class RandomChoiceMix(nn.Module):
         per_rank (bool, optional): a distinct choice stream per distributed rank.
 
     Example:
+        >>> from audiomix import SpectrogramMixup
         >>> switch = RandomChoiceMix(
         ...     {"mixup": SpectrogramMixup(alpha=0.8, num_classes=10, generator=0),
         ...      "cutmix": SpectrogramCutMix(alpha=1.0, num_classes=10, generator=1)},
