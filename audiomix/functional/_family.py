@@ -50,8 +50,9 @@ class CutMixParams(MixParams):
     the draw moves to ``lam_drawn``.
 
     Attributes:
-        time_center (Tensor): (batch,) float64 in [0, 1), relative box centre along time.
-        freq_center (Tensor): (batch,) float64 in [0, 1), relative box centre along frequency.
+        time_center (Tensor): (batch,) float64 in [0, 1), box centre along time, relative to
+            the span where both clips of the pair have content.
+        freq_center (Tensor): (batch,) float64 in [0, 1), box centre along frequency.
         lam_drawn (Tensor or None): (batch,) the Beta draw, once applied.
         time_start, time_end (Tensor or None): (batch,) int64 replaced frames (or samples)
             ``[time_start, time_end)`` of each output, once applied.

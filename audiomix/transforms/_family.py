@@ -304,7 +304,7 @@ class SNRMix(_FamilyMixup):
     """
 
     _name = "x"
-    _layout = "(batch, ..., time) with 1 to 3 leading dims after batch"
+    _layout = "(batch, [channels,] time) or (batch, [channels,] freq, frames)"
     _min_ndim = 2
     _max_ndim = 4
     _params_type = SNRMixParams
