@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .._rng import RandomStream
-from .._validation import check_choice
+from .._validation import check_choice, check_lam, check_perm
 from ..functional._alignment import mix_lengths
 from ..functional._family import (
     CUT_MODES,
@@ -111,6 +111,20 @@ class _FamilyMixup(_Mixup):
                     "`params` were drawn without lengths (no `offsets`); draw them with "
                     "`sample_params(batch_size, lengths)`."
                 )
+            if self.validate:
+                # Parameters from outside get the checks the internal calls skip (as in core).
+                check_lam(params.lam, b)
+                check_perm(params.perm, b, params.perm.device)
+                if lengths is not None:
+                    lens = lengths.to(params.perm.device, torch.int64)
+                    gap = (lens - lens[params.perm]).abs()
+                    off = params.offsets.to(gap.device)
+                    if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
+                        raise ValueError(
+                            "`params.offsets` must have shape (batch,) and lie in "
+                            "[0, |lengths - lengths[perm]|]: were the params drawn for other "
+                            "lengths?"
+                        )
         # Decided on the CPU copy of the draw: no device synchronisation. A sample drawn as its
         # own partner is not mixed either (as in the core modules).
         perm_cpu = params.perm.cpu()

@@ -438,3 +438,23 @@ def test_bc_constructor_type_errors_and_snr_batch_consistency():
                        lengths=lengths[[i, j]], offsets=p.offsets[[i, j]])
         torch.testing.assert_close(o[0], out[i], atol=1e-6, rtol=1e-5)
         assert float(k[0]) == float(lam[i])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_padding_is_never_read_and_replayed_params_are_checked(name):
+    factory, shape = METHODS[name]
+    m = factory(generator=4, per_sample=True)
+    x, y, lengths = _batch(shape), _labels(6), _lengths(6, shape[-1])
+    valid = lengths_to_mask(lengths, shape[-1]).view(6, *[1] * (len(shape) - 1), shape[-1])
+    x = x.masked_fill(~valid, float("nan"))
+    out, targets, out_lengths = m(x, y, lengths)
+    now_valid = lengths_to_mask(out_lengths, shape[-1]).view_as(valid).expand_as(out)
+    assert torch.isfinite(out[now_valid]).all() and torch.isfinite(targets).all()
+    p = m.last_params
+    clean = x.nan_to_num(0.0)
+    far = type(p)(**{**p.__dict__, "offsets": p.offsets + shape[-1]})
+    with pytest.raises(ValueError, match="`params.offsets` must have shape"):
+        m(clean, y, lengths, params=far)
+    bad = type(p)(**{**p.__dict__, "perm": p.perm + 10})
+    with pytest.raises(ValueError, match="`perm` holds partner indices"):
+        m(clean, y, lengths, params=bad)
