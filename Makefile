@@ -26,6 +26,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+# Peers for the benchmark: torchvision must match torch (0.29.1 <-> 2.14.1), and the torch pins
+# ride along so that pip never swaps torch or torchaudio for the peers' sake.
+BENCH_PEERS := "timm>=0.9" "torch-audiomentations>=0.11" torchvision==0.29.1
+
+bench: $(STAMP)
+	$(PIP) install -q -e ".[bench]" $(BENCH_PEERS) $(TORCH_PINS)
+	$(PY) benchmarks/bench.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/bench.py --quick --out $${TMPDIR:-/tmp}/audiomix-bench
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 

@@ -325,6 +325,8 @@ def bench_mixing(
 
         tv = v2.MixUp(alpha=ALPHA, num_classes=NUM_CLASSES)
         cases.append(Case(TV, lambda: tv(x4, labels), note=f"input viewed as {shape4}"))
+    else:
+        notes.append("torchvision: skipped, not installed (`make bench` installs it).")
     timm_mod = peers.get("timm")
     if timm_mod is not None:
         from timm.data import Mixup
@@ -341,6 +343,8 @@ def bench_mixing(
                                "fresh copy of x (untimed)"))
         cases.append(Case(TIMM_ELEM, lambda: tm_elem(scratch, labels), setup=refill,
                           note="Python loop over the batch"))
+    else:
+        notes.append("timm: skipped, not installed (`make bench` installs it).")
     tam_mod = peers.get("torch_audiomentations")
     if tam_mod is not None and not spectrogram:
         from torch_audiomentations.augmentations.mix import Mix
@@ -357,7 +361,7 @@ def bench_mixing(
         cases.append(Case(TAM, tam_call, note="input (B, 1, T); random SNR 0-5 dB and random "
                                                "partners (with replacement): a different mix"))
     elif tam_mod is None:
-        notes.append("torch-audiomentations: skipped, not installed.")
+        notes.append("torch-audiomentations: skipped, not installed (`make bench` installs it).")
 
     stats = measure(cases, reps, warmup)
     for case in cases:
@@ -829,6 +833,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="repetitions per case")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the torch.compile'd reference kernel")
+    parser.add_argument("--skip", nargs="*", default=[], metavar="PEER",
+                        help="treat these peers as not installed (torchvision timm "
+                             "torch_audiomentations librosa)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -840,7 +847,10 @@ def main(argv: list[str] | None = None) -> int:
     peers: dict[str, Any] = {}
     versions: dict[str, str] = {}
     for mod, label in peer_names.items():
-        peers[mod], versions[label] = _optional(mod)
+        if mod in args.skip:
+            peers[mod], versions[label] = None, "skipped (--skip)"
+        else:
+            peers[mod], versions[label] = _optional(mod)
 
     if args.quick:
         reps, warmup = args.reps or 2, 1
