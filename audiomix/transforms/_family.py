@@ -10,7 +10,6 @@ so ``targets == mix_targets(labels, last_params.lam, last_params.perm, ...)``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -20,8 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .._rng import RandomStream
-from .._validation import check_choice, check_lam, check_perm
-from ..functional._alignment import mix_lengths
+from .._validation import check_choice
 from ..functional._family import (
     CUT_MODES,
     BCMixParams,
@@ -38,7 +36,6 @@ from ..functional._family import (
     sample_cutmix_params,
     sample_snr_params,
 )
-from ..functional._mixing import mix_targets
 from ..functional._sampling import MixParams
 from ._mixup import _Mixup
 
@@ -52,112 +49,13 @@ __all__ = [
 
 
 class _FamilyMixup(_Mixup):
-    """Core shell plus a method-specific draw (:meth:`sample_params`) and target weight."""
-
-    _params_type: type = MixParams
+    """Core shell plus a method-specific draw (:meth:`sample_params`) and target weight
+    (:meth:`_mix_with` returns the params as applied)."""
 
     def sample_params(  # type: ignore[override]
         self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
     ) -> MixParams:
         raise NotImplementedError
-
-    def _mix_with(self, x: Tensor, params: Any, lengths: Tensor | None) -> tuple[Tensor, Any]:
-        """Mixes ``x`` (params on its device); returns the output and the resolved params."""
-        raise NotImplementedError
-
-    def _output_lengths(self, lengths: Tensor, perm: Tensor) -> Tensor:
-        return mix_lengths(lengths, perm)
-
-    def forward(
-        self,
-        x: Tensor,
-        labels: Tensor | None = None,
-        lengths: Tensor | None = None,
-        *,
-        params: MixParams | None = None,
-    ):
-        """
-        Args:
-            x (Tensor): the batch, in the layout named in the class docstring.
-            labels (Tensor or None, optional): class indices (batch,) or targets
-                (batch, num_classes).
-            lengths (Tensor or None, optional): (batch,) valid lengths along the last dim.
-            params (optional): parameters from :meth:`sample_params` (or a previous
-                ``last_params``) instead of a fresh draw.
-
-        Returns:
-            ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given;
-            ``targets`` is ``None`` without labels.
-        """
-        self._check_inputs(x, labels, lengths)
-        b = x.shape[0]
-        if params is None:
-            params = self.sample_params(
-                b, None if lengths is None else lengths.cpu(), labels=labels
-            )
-        else:
-            if not isinstance(params, self._params_type):
-                raise TypeError(
-                    f"`params` must be {self._params_type.__name__} (from `sample_params`), but "
-                    f"got {type(params).__name__}."
-                )
-            if params.lam.shape != (b,) or params.perm.shape != (b,):
-                raise ValueError(
-                    f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch "
-                    f"has {b} samples."
-                )
-            if lengths is not None and params.offsets is None:
-                raise ValueError(
-                    "`params` were drawn without lengths (no `offsets`); draw them with "
-                    "`sample_params(batch_size, lengths)`."
-                )
-            if self.validate:
-                # Parameters from outside get the checks the internal calls skip (as in core).
-                check_lam(params.lam, b)
-                check_perm(params.perm, b, params.perm.device)
-                if lengths is not None:
-                    lens = lengths.to(params.perm.device, torch.int64)
-                    gap = (lens - lens[params.perm]).abs()
-                    off = params.offsets.to(gap.device)
-                    if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
-                        raise ValueError(
-                            "`params.offsets` must have shape (batch,) and lie in "
-                            "[0, |lengths - lengths[perm]|]: were the params drawn for other "
-                            "lengths?"
-                        )
-        # Decided on the CPU copy of the draw: no device synchronisation. A sample drawn as its
-        # own partner is not mixed either (as in the core modules).
-        perm_cpu = params.perm.cpu()
-        unmixed = ~params.applied.cpu() | (perm_cpu == torch.arange(b))
-        dev = params.to(x.device)
-        if bool(unmixed.all()):
-            out, resolved = x, dev  # nothing to mix: the input itself, uncopied
-        else:
-            out, resolved = self._mix_with(x, dev, lengths)
-            if bool(unmixed.any()):
-                # Unmixed rows are the input exactly (padding included).
-                keep = unmixed.nonzero().squeeze(1).to(x.device)
-                out = out.index_copy(0, keep, x.index_select(0, keep))
-        if bool(unmixed.any()):
-            # Nothing of the partner is in an unmixed sample: its own weight is exactly 1.
-            lam = torch.where(unmixed.to(resolved.lam.device), 1.0, resolved.lam)
-            resolved = dataclasses.replace(resolved, lam=lam)
-        self.last_params = resolved
-        targets = None
-        if labels is not None:
-            targets = mix_targets(
-                labels,
-                resolved.lam,
-                resolved.perm,
-                num_classes=self.num_classes,
-                label_smoothing=self.label_smoothing,
-                multilabel=self.multilabel,
-                union=self.union,
-                validate=self.validate,
-            )
-        if lengths is None:
-            return out, targets
-        return out, targets, self._output_lengths(lengths, resolved.perm)
 
 
 class _CutMix(_FamilyMixup):

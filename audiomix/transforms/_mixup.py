@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -35,6 +36,7 @@ class _Mixup(nn.Module):
 
     _name = "x"
     _layout = ""
+    _params_type: type = MixParams
     _min_ndim = 2
     _max_ndim = 3
 
@@ -88,12 +90,15 @@ class _Mixup(nn.Module):
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self._stream.load_state(state)
 
-    def sample_params(self, batch_size: int, lengths: Tensor | None = None) -> MixParams:
+    def sample_params(
+        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+    ) -> MixParams:
         """Draws λ, partners and offsets for a batch, advancing the module's RNG.
 
         Args:
             batch_size (int): number of samples.
             lengths (Tensor or None, optional): (batch,) valid lengths, for offsets.
+            labels (Tensor or None, optional): unused here; methods that pair by class use it.
 
         Returns:
             MixParams: on the CPU.
@@ -143,6 +148,43 @@ class _Mixup(nn.Module):
     def _mix_audio(self, x: Tensor, params: MixParams, lengths: Tensor | None) -> Tensor:
         raise NotImplementedError
 
+    def _mix_with(self, x: Tensor, params: MixParams, lengths: Tensor | None):
+        """Mixes ``x`` (params on its device); returns the output and the params as applied.
+
+        Methods whose target weight is only known after mixing (CutMix's pasted area, SNR
+        mixing's energies) return updated params here.
+        """
+        return self._mix_audio(x, params, lengths), params
+
+    def _output_lengths(self, lengths: Tensor, perm: Tensor) -> Tensor:
+        return mix_lengths(lengths, perm)
+
+    def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
+        if not isinstance(params, self._params_type):
+            raise TypeError(
+                f"`params` must be {self._params_type.__name__} (from `sample_params`), but got "
+                f"{type(params).__name__}."
+            )
+        if params.lam.shape != (b,) or params.perm.shape != (b,):
+            raise ValueError(
+                f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch has "
+                f"{b} samples."
+            )
+        if not self.validate:
+            return
+        # Parameters from outside (a replay, another module) get the checks mix() skips here.
+        check_lam(params.lam, b)
+        check_perm(params.perm, b, params.perm.device)
+        if lengths is not None and params.offsets is not None:
+            lens = lengths.to(params.perm.device, torch.int64)
+            gap = (lens - lens[params.perm]).abs()
+            off = params.offsets.to(gap.device)
+            if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
+                raise ValueError(
+                    "`params.offsets` must have shape (batch,) and lie in "
+                    "[0, |lengths - lengths[perm]|]: were the params drawn for other lengths?"
+                )
+
     def forward(
         self,
         x: Tensor,
@@ -151,47 +193,50 @@ class _Mixup(nn.Module):
         *,
         params: MixParams | None = None,
     ):
+        """
+        Args:
+            x (Tensor): the batch, in the layout named in the class docstring.
+            labels (Tensor or None, optional): class indices (batch,) or targets
+                (batch, num_classes).
+            lengths (Tensor or None, optional): (batch,) valid lengths along the last dim.
+            params (MixParams or None, optional): parameters from :meth:`sample_params` (or a
+                previous ``last_params``) instead of a fresh draw. Without ``offsets``, clips
+                of different lengths are aligned at the start.
+
+        Returns:
+            ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given;
+            ``targets`` is ``None`` without labels.
+        """
         self._check_inputs(x, labels, lengths)
         b = x.shape[0]
         if params is None:
-            params = self.sample_params(b, None if lengths is None else lengths.cpu())
-        elif params.lam.shape != (b,) or params.perm.shape != (b,):
-            raise ValueError(
-                f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch has "
-                f"{b} samples."
-            )
-        elif self.validate:
-            # Parameters from outside (a replay, another module) get the checks mix() skips here.
-            check_lam(params.lam, b)
-            check_perm(params.perm, b, params.perm.device)
-            if lengths is not None and params.offsets is not None:
-                lens = lengths.to(params.perm.device, torch.int64)
-                gap = (lens - lens[params.perm]).abs()
-                off = params.offsets.to(gap.device)
-                if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
-                    raise ValueError(
-                        "`params.offsets` must have shape (batch,) and lie in "
-                        "[0, |lengths - lengths[perm]|]: were the params drawn for other lengths?"
-                    )
-        self.last_params = params
-        dev = params.to(x.device)
-        # A sample drawn as its own partner (always so in a batch of one) is not mixed either.
-        unmixed = ~params.applied | (params.perm == torch.arange(b, device=params.perm.device))
-        if bool(unmixed.all()):
-            out = x  # nothing to mix: the input itself, uncopied
+            params = self.sample_params(b, None if lengths is None else lengths.cpu(), labels)
         else:
-            out = self._mix_audio(x, dev, lengths)
+            self._check_params(params, b, lengths)
+        # Decided on the CPU copy of the draw: no device synchronisation. A sample drawn as its
+        # own partner (always so in a batch of one) is not mixed either.
+        unmixed = ~params.applied.cpu() | (params.perm.cpu() == torch.arange(b))
+        dev = params.to(x.device)
+        if bool(unmixed.all()):
+            out, applied = x, dev  # nothing to mix: the input itself, uncopied
+        else:
+            out, applied = self._mix_with(x, dev, lengths)
             if bool(unmixed.any()):
                 # Unmixed rows are the input exactly, even where the mix path is not an identity
                 # (padding cleared, dB round trip).
                 keep = unmixed.nonzero().squeeze(1).to(x.device)
                 out = out.index_copy(0, keep, x.index_select(0, keep))
+        if bool(unmixed.any()):
+            # Nothing of the partner is in an unmixed sample: its own weight is exactly 1.
+            lam = torch.where(unmixed.to(applied.lam.device), 1.0, applied.lam)
+            applied = dataclasses.replace(applied, lam=lam)
+        self.last_params = applied
         targets = None
         if labels is not None:
             targets = mix_targets(
                 labels,
-                dev.lam,
-                dev.perm,
+                applied.lam,
+                applied.perm,
                 num_classes=self.num_classes,
                 label_smoothing=self.label_smoothing,
                 multilabel=self.multilabel,
@@ -200,7 +245,7 @@ class _Mixup(nn.Module):
             )
         if lengths is None:
             return out, targets
-        return out, targets, mix_lengths(lengths, dev.perm)
+        return out, targets, self._output_lengths(lengths, applied.perm)
 
     def extra_repr(self) -> str:
         return (

@@ -310,8 +310,6 @@ def test_call_errors(name):
         m(x, _labels(6), params=WaveformMixup(generator=0).sample_params(6))
     with pytest.raises(ValueError, match="`params` were drawn for a batch of"):
         m(x, _labels(6), params=m.sample_params(4))
-    with pytest.raises(ValueError, match="`params` were drawn without lengths"):
-        m(x, _labels(6), _lengths(6, shape[-1]), params=m.sample_params(6))
     with pytest.raises(ValueError, match="contains NaN or Inf"):
         m(x.clone().fill_(float("nan")), _labels(6))
     bare = type(m)(sample_rate=8000, generator=0) if name == "bc" else type(m)(generator=0)

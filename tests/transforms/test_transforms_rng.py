@@ -111,7 +111,8 @@ class _MixingDataset(Dataset):
     def __init__(self, mixup, n=8):
         self.mixup = mixup
         self.n = n
-        self.x, self.labels = _batch(4, 64)
+        # 16 samples: an identity permutation (all weights 1, a repeated key) has odds 1/16!.
+        self.x, self.labels = _batch(16, 64)
 
     def __len__(self):
         return self.n
