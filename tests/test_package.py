@@ -21,6 +21,12 @@ DOCTEST_MODULES = [
     "audiomix.functional._spectral",
     "audiomix.transforms._logmel",
     "audiomix.transforms._mixup",
+    "audiomix.functional._loudness",
+    "audiomix.functional._family",
+    "audiomix.transforms._family",
+    "audiomix.manifold",
+    "audiomix.chain",
+    "audiomix.data",
     "audiomix.losses",
 ]
 
