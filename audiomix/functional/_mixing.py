@@ -16,10 +16,11 @@ from .._validation import (
 )
 
 # On CPU, partners are gathered straight into the output one block of about this many bytes at a
-# time, and the block is interpolated in place while it is still in cache: no temporary, and x
-# is read about twice. Tuned with benchmarks/bench.py on 2 cores (1 MiB L2 per core, 32 MiB L3):
-# 2-4 MiB beat 1 MiB for batches larger than the L3 and tie with one whole-batch pass below it.
-_BLOCK_BYTES = 2 << 20
+# time, and each block is interpolated in place while it is still in cache: no temporary. Measured
+# with benchmarks/bench.py (2 cores, 1 MiB L2 each, 32 MiB L3): 1-16 MiB blocks cost the same
+# for batches that fit the L3, 4-16 MiB beat one whole-batch pass for bigger ones, and every
+# block is a parallel region whose barrier stalls when cores are shared, so blocks are large.
+_BLOCK_BYTES = 8 << 20
 
 
 def _weights(lam: Tensor | float, batch_size: int, ndim: int, like: Tensor) -> Tensor | float:
