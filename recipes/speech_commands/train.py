@@ -74,7 +74,7 @@ RESOLVED_CONFIG = "config.yaml"
 # Keys that change how a run looks, not what it computes: a resumed run may differ in them.
 _COSMETIC_KEYS = ("quiet", "run_dir", "data.num_workers", "data.download")
 # Sections whose keys are free (checked by their consumer, not against the defaults).
-_OPEN_SECTIONS = ("data.synth",)
+_OPEN_SECTIONS = ("data.synth", "mixup.kwargs")
 
 # --------------------------------------------------------------------------------------------
 # Config: one YAML file, dotted-key overrides
@@ -228,6 +228,13 @@ _KNOWN_MIXERS: dict[str, tuple[str, str]] = {
     "snr": ("SNRMix", "waveform"),
     "bc": ("BCMix", "waveform"),
 }
+# Shared settings a class refuses although its signature takes them through **kwargs.
+_REFUSED = {"SNRMix": ("alpha",)}  # SNR mixing draws an SNR (mixup.kwargs.snr_db), not λ
+
+
+# Exported by audiomix but not batch mixers with the (x, labels[, lengths]) call: hidden-layer
+# mixing needs the model, and a random choice needs its member mixers.
+_NOT_BATCH_MIXERS = ("ManifoldMixup", "RandomChoiceMix")
 
 
 def _snake(name: str) -> str:
@@ -248,6 +255,7 @@ def available_mixers() -> dict[str, tuple[type, str]]:
             isinstance(cls, type)
             and issubclass(cls, nn.Module)
             and cls not in known
+            and cls_name not in _NOT_BATCH_MIXERS
             and re.search(r"Mix(up)?$", cls_name)
         ):
             stage = "spectrogram" if cls_name.startswith("Spectrogram") else "waveform"
@@ -261,11 +269,28 @@ def derive_seed(*keys: Any) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
+def _accepted_kwargs(cls: type) -> set[str] | None:
+    """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the class hierarchy
+    (None: anything goes)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names - {"self"}
+    return None
+
+
 def build_mixer(cfg: dict[str, Any], num_classes: int) -> tuple[nn.Module | None, str | None]:
     """The configured mixer and its stage (``"waveform"`` or ``"spectrogram"``), or (None, None).
 
-    Only the keyword arguments the class accepts are passed, so mixers with other parameters
-    (e.g. no ``alpha``) still build.
+    The shared settings (``alpha``, ``p``, ``per_sample``, ``placement``, the seed, per-rank
+    streams, ``sample_rate``, and ``scale="db"`` / ``domain`` for spectrogram mixers) are passed
+    where the class accepts them; ``mixup.kwargs`` adds or overrides class-specific ones
+    (e.g. ``mode`` of SpectrogramCutMix, ``snr_db`` of SNRMix).
     """
     m = cfg["mixup"]
     if m["method"] == "none":
@@ -279,12 +304,16 @@ def build_mixer(cfg: dict[str, Any], num_classes: int) -> tuple[nn.Module | None
         "placement": m["placement"],
         "generator": derive_seed(cfg["seed"], "mixer"),
         "per_rank": True,
+        "sample_rate": cfg["data"]["sample_rate"],
     }
     if stage == "spectrogram":
         kwargs.update(scale="db", domain=m["spec_domain"])
-    params = inspect.signature(cls).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    accepted = _accepted_kwargs(cls)
+    if accepted is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    for key in _REFUSED.get(cls.__name__, ()):
+        kwargs.pop(key, None)
+    kwargs.update(m.get("kwargs") or {})
     return cls(**kwargs), stage
 
 
