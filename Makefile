@@ -26,6 +26,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+# The recipe's comparison (none / waveform / spectrogram mixup, 0 % and 40 % label noise, 3 seeds):
+# generates the built-in data on first use, writes runs/kws/compare/results.md and figures.
+kws: $(STAMP)
+	$(PY) -m recipes.speech_commands.compare
+
+kws-quick: $(STAMP)
+	$(PY) -m recipes.speech_commands.compare --quick
+
 # Peers for the benchmark: torchvision must match torch (0.29.1 <-> 2.14.1), and the torch pins
 # ride along so that pip never swaps torch or torchaudio for the peers' sake.
 BENCH_PEERS := "timm>=0.9" "torch-audiomentations>=0.11" torchvision==0.29.1
