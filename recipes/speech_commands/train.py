@@ -1045,6 +1045,7 @@ def run(
 ) -> dict[str, Any] | None:
     """Trains and evaluates one run; returns the final metrics (on rank 0; None elsewhere)."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     d = _init_distributed()
     try:
         threads = _set_threads(cfg, d)
@@ -1095,6 +1096,7 @@ def run(
             _atomic_text(run_dir / METRICS, json.dumps(metrics, indent=1) + "\n")
             info = {
                 "wall_seconds": time.perf_counter() - started,
+                "cpu_seconds": time.process_time() - cpu_started,  # this process (rank 0)
                 "train_seconds": train_seconds,
                 "data_load_seconds": load_seconds,
                 "resumed_from_epoch": resumed_from,

@@ -171,6 +171,23 @@ def test_mixer_streams_are_seeded_by_the_run_seed():
     assert not torch.equal(pa.perm, pc.perm)
 
 
+@pytest.mark.parametrize("arch, width, params", [("small", 12, 34_656), ("small", 16, 61_180), ("large", 32, 1_175_724)])
+def test_models_and_front_end(arch, width, params):
+    from recipes.speech_commands.model import FrontEnd, KWSNet, count_parameters
+
+    front = FrontEnd()  # 40 mels, 30 ms window, 10 ms hop at 16 kHz
+    spec = front(torch.randn(3, 16000, generator=torch.Generator().manual_seed(0)))
+    assert spec.shape == (3, 40, 101)
+    assert front.frame_lengths(torch.tensor([16000, 8000])).tolist() == [101, 51]
+    net = KWSNet(12, arch=arch, width=width).eval()
+    assert count_parameters(net) == params
+    assert net(spec).shape == (3, 12)
+    # Per-clip standardisation: a gain (a constant dB shift) does not change the prediction.
+    torch.testing.assert_close(net(spec + 20.0), net(spec), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="`arch` must be one of"):
+        KWSNet(12, arch="huge")
+
+
 def test_metrics_match_definitions():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(500, 5, generator=g) * 3
