@@ -179,9 +179,14 @@ class LogMelSpectrogram(nn.Module):
           values and on every STFT we compared), in (frames, freq) order, which is what the mel
           matmul reads.
 
-        float64 and autograd keep torchaudio's own path.
+        GPUs (where chunks would only add kernel launches), float64 and autograd keep
+        torchaudio's own path.
         """
-        if waveform.dtype != torch.float32 or (torch.is_grad_enabled() and waveform.requires_grad):
+        if (
+            waveform.device.type != "cpu"
+            or waveform.dtype != torch.float32
+            or (torch.is_grad_enabled() and waveform.requires_grad)
+        ):
             return self.mel(waveform)
         shape = waveform.size()
         flat = waveform.reshape(-1, shape[-1])
