@@ -95,11 +95,18 @@ def check_audio(
         raise ValueError(f"`{name}` is empty along time: shape {tuple(x.shape)}.")
     if x.numel() == 0:
         raise ValueError(f"`{name}` is empty: shape {tuple(x.shape)}.")
-    if check_finite and not bool(torch.isfinite(x).all()):
+    if check_finite and not _all_finite(x):
         raise ValueError(
             f"`{name}` contains NaN or Inf values. Clean the input, or pass "
             "`check_finite=False` to mix it anyway."
         )
+
+
+def _all_finite(x: Tensor) -> bool:
+    # min and max propagate NaN and expose ±Inf: one reduction, no boolean temporary, far
+    # cheaper than isfinite(x).all() on a large batch.
+    lo, hi = torch.aminmax(x.detach())
+    return math.isfinite(float(lo)) and math.isfinite(float(hi))
 
 
 def check_lam(lam: Tensor | float, batch_size: int) -> None:

@@ -225,7 +225,11 @@ class _Mixup(nn.Module):
                 # Unmixed rows are the input exactly, even where the mix path is not an identity
                 # (padding cleared, dB round trip).
                 keep = unmixed.nonzero().squeeze(1).to(x.device)
-                out = out.index_copy(0, keep, x.index_select(0, keep))
+                rows = x.index_select(0, keep)
+                if out.requires_grad:
+                    out = out.index_copy(0, keep, rows)  # autograd may need `out` as it was
+                else:
+                    out.index_copy_(0, keep, rows)  # `out` is this call's own new tensor
         if bool(unmixed.any()):
             # Nothing of the partner is in an unmixed sample: its own weight is exactly 1.
             lam = torch.where(unmixed.to(applied.lam.device), 1.0, applied.lam)
