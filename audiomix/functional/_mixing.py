@@ -14,6 +14,7 @@ from .._validation import (
     check_perm,
     check_same_device,
 )
+from ._alignment import lengths_to_mask
 
 # On CPU, partners are gathered straight into the output one block of about this many bytes at a
 # time, and each block is interpolated in place while it is still in cache: no temporary. Measured
@@ -138,45 +139,62 @@ def mix(
             )
         if out.data_ptr() == x.data_ptr():
             raise ValueError("`out` must not share memory with `x`: partners would be overwritten.")
-    if lengths is None:
-        if out is None and torch.is_grad_enabled() and (
-            x.requires_grad or (isinstance(lam, Tensor) and lam.requires_grad)
-        ):
-            # The fast path writes through out=, which autograd refuses; mixing hidden
-            # features (manifold mixup) needs gradients, so take the out-of-place lerp.
-            w = _weights(lam, b, x.ndim, x)
-            return torch.lerp(x.index_select(0, perm), x, w)
-        return _lerp_rows(x, lam, perm, out)
+    if lengths is not None:
+        t = x.shape[-1]
+        if validate:
+            check_lengths(lengths, b, t)
+        lengths = lengths.to(device=x.device, dtype=torch.int64)
+        fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device).expand(b)
+        if offsets is not None:
+            offsets = offsets.to(device=x.device, dtype=torch.int64)
+            if offsets.shape != (b,):
+                raise ValueError(
+                    f"`offsets` must have shape ({b},), but got {tuple(offsets.shape)}."
+                )
+            len_p = lengths[perm]
+            if validate and bool(((offsets < 0) | (offsets > (lengths - len_p).abs())).any()):
+                raise ValueError(
+                    "`offsets` must lie in [0, |lengths - lengths[perm]|]: the shorter clip must "
+                    "fit inside the longer one."
+                )
+            if bool((offsets != 0).any()):
+                mixed = _mix_shifted(x, lam, perm, lengths, len_p, offsets, fill_t)
+                if out is not None:
+                    return out.copy_(mixed)
+                return mixed
+        # Aligned at the start: replacing each clip's padding by its silence is all it takes;
+        # then the plain mix gives fill where a clip ends, and fill beyond both.
+        valid = lengths_to_mask(lengths, t).view(b, *[1] * (x.ndim - 2), t)
+        x = torch.where(valid, x, fill_t.view(b, *[1] * (x.ndim - 1)))
+    if out is None and torch.is_grad_enabled() and (
+        x.requires_grad or (isinstance(lam, Tensor) and lam.requires_grad)
+    ):
+        # The fast path writes through out=, which autograd refuses; mixing hidden
+        # features (manifold mixup) needs gradients, so take the out-of-place lerp.
+        w = _weights(lam, b, x.ndim, x)
+        return torch.lerp(x.index_select(0, perm), x, w)
+    return _lerp_rows(x, lam, perm, out)
 
-    t = x.shape[-1]
-    if validate:
-        check_lengths(lengths, b, t)
-    lengths = lengths.to(device=x.device, dtype=torch.int64)
+
+def _mix_shifted(
+    x: Tensor,
+    lam: Tensor | float,
+    perm: Tensor,
+    lengths: Tensor,
+    len_p: Tensor,
+    offsets: Tensor,
+    fill: Tensor,
+) -> Tensor:
+    """The length-aware mix when the shorter clip of some pair sits inside the longer one."""
+    b, t = x.shape[0], x.shape[-1]
     x3 = x.reshape(b, -1, t)
-    fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device).expand(b)
-    len_p = lengths[perm]
-    if offsets is None:
-        shift_self = shift_partner = torch.zeros_like(lengths)
-    else:
-        offsets = offsets.to(device=x.device, dtype=torch.int64)
-        if offsets.shape != (b,):
-            raise ValueError(f"`offsets` must have shape ({b},), but got {tuple(offsets.shape)}.")
-        if validate and bool(((offsets < 0) | (offsets > (lengths - len_p).abs())).any()):
-            raise ValueError(
-                "`offsets` must lie in [0, |lengths - lengths[perm]|]: the shorter clip must fit "
-                "inside the longer one."
-            )
-        self_shorter = lengths < len_p
-        shift_self = torch.where(self_shorter, offsets, 0)
-        shift_partner = torch.where(self_shorter, 0, offsets)
-    own = _shifted(x3, shift_self, lengths, fill_t)
-    partner = _shifted(x3.index_select(0, perm), shift_partner, len_p, fill_t[perm])
+    self_shorter = lengths < len_p
+    shift_self = torch.where(self_shorter, offsets, 0)
+    shift_partner = torch.where(self_shorter, 0, offsets)
+    own = _shifted(x3, shift_self, lengths, fill)
+    partner = _shifted(x3.index_select(0, perm), shift_partner, len_p, fill[perm])
     w = _weights(lam, b, 3, x3)
-    mixed = torch.lerp(partner, own, w).view_as(x)
-    if out is not None:
-        out.copy_(mixed)
-        return out
-    return mixed
+    return torch.lerp(partner, own, w).view_as(x)
 
 
 def _smooth(targets: Tensor, eps: float, num_classes: int, multilabel: bool) -> Tensor:
