@@ -958,17 +958,13 @@ def analysis_lines(results: list[MixResult], lm: dict[str, float], step: dict,
         lines.append(
             f"- **The module with default checks** ({r(AM_MODULE, AM_BATCH):.1f}× the "
             f"functional `mix`; {r(AM_MODULE_FAST, AM_BATCH):.1f}× with `check_finite=False`). "
-            f"`check_finite=True` scans the batch with `torch.isfinite(x).all()`: about "
-            f"{_ms(check)} ms here, {check / warm[AM_BATCH].median:.1f}× the mix itself, with an "
-            "abs temporary and boolean masks. `torch.aminmax(x)` answers the same question (NaN "
-            "propagates, ±inf shows in min or max) in one read-only pass, ~25× cheaper. Peak "
+            f"`check_finite=True` scans the batch once with `torch.aminmax` (NaN propagates, "
+            f"±inf shows in min or max): about {_ms(check)} ms here, "
+            f"{check / warm[AM_BATCH].median:.1f}× the mix itself; a trusted training loop can "
+            "pass `check_finite=False`. The module also draws λ and partners, builds the targets "
+            "and restores unmixed rows (a sample drawn as its own partner) in place. Peak "
             f"memory of the module is up to {peak:.2f}× the input ({peak_fast:.2f}× without the "
-            "check) against 1.00× for `mix`: besides the scan's temporaries, whenever the "
-            "permutation has a fixed point (a sample drawn as its own partner: ~63 % of "
-            "batches) `_Mixup.forward` restores those rows with the out-of-place "
-            "`out.index_copy(...)`, a second full copy of the batch, where `index_copy_` would "
-            "do. Both are outside the files this benchmark changes (`audiomix/_validation.py`, "
-            "`audiomix/transforms/_mixup.py`).")
+            "check) against 1.00× for `mix`.")
     peers = [(p, w) for p, w in ((TV, 4.0), (TIMM, 4.0)) if p in warm]
     if peers:
         lines.append(
@@ -985,16 +981,17 @@ def analysis_lines(results: list[MixResult], lm: dict[str, float], step: dict,
     if TAM in warm and r(TAM, AM_MODULE) < 10:
         lines.append(
             f"- **torch-audiomentations `Mix`**: {r(TAM, AM_BATCH):.1f}× the functional `mix`, "
-            f"{r(TAM, AM_MODULE):.1f}× the module with default checks (the finiteness scan "
-            "again). Its mix is a different operation (RMS-normalised partner at a random SNR, "
+            f"{r(TAM, AM_MODULE):.1f}× the module with default checks (which also checks, "
+            "draws and builds targets). Its mix is a different operation (RMS-normalised partner at a random SNR, "
             "partners drawn with replacement), so it costs several passes more.")
     lengths = r(AM_LENGTHS, AM_BATCH)
     lines.append(
-        f"- **`mix` with `lengths`** is {lengths:.0f}× the plain mix: `_shifted` builds an int64 "
-        "position index of the batch's size (2× the audio's bytes), gathers through it, masks "
-        "with `torch.where`, and does this for both the clip and its gathered partner; a "
-        "per-row slice copy of only the valid spans would be a couple of passes. Not part of "
-        "this benchmark's changes (the length-aware path is outside `_lerp_rows`).")
+        f"- **`mix` with `lengths`** is {lengths:.0f}× the plain mix. Aligned at the start, it "
+        "replaces each clip's padding by silence (a mask and a `torch.where`: one more batch "
+        "that has to be allocated and faulted in) and then runs the plain mix; with centred "
+        "or random placement the shorter clips are shifted by a gather through a position "
+        "index, for the clip and its partner, which costs more. A per-row copy of only the "
+        "valid spans would be cheaper still; not done.")
     ta = lm.get("torchaudio `MelSpectrogram` + `AmplitudeToDB`")
     ours = lm.get("audiomix `LogMelSpectrogram` (default checks)")
     fast = lm.get("audiomix `LogMelSpectrogram`, check_finite=False")
