@@ -122,7 +122,8 @@ def _run_one(cfg: dict[str, Any]) -> dict[str, Any]:
         overwrite = True  # stale metrics of another config
     started = time.perf_counter()
     metrics = T.run(cfg, resume=not overwrite, overwrite=overwrite)
-    assert metrics is not None
+    if metrics is None:  # only under torch.distributed, which compare.py does not use
+        raise RuntimeError(f"{run_dir}: the run returned no metrics")
     return {"metrics": metrics, "seconds": time.perf_counter() - started}
 
 
@@ -278,21 +279,41 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def delta_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Test-accuracy and ECE change of each method against ``none`` at the same noise rate."""
+def delta_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Change of each method against ``none`` at the same noise rate, paired by seed (the same
+    seed means the same initialisation, data order and noisy labels, and every run sees the
+    same test clips), as mean ± std over seeds of the per-seed differences."""
     lines = [
-        "| label noise | method | Δ accuracy (points) | Δ NLL | Δ ECE | Δ ECE, T-scaled |",
-        "|---|---|---|---|---|---|",
+        "| label noise | method | Δ accuracy (points) | Δ NLL | Δ ECE | Δ NLL, T-scaled | Δ ECE, T-scaled | seeds better in accuracy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        base = next((b for b in rows if b["method"] == "none" and b["noise"] == row["noise"]), None)
-        if base is None or row["method"] == "none":
+    keys = {
+        "acc": lambda m: 100 * m["test"]["accuracy"],
+        "nll": lambda m: m["test"]["nll"],
+        "ece": lambda m: m["test"]["ece"],
+        "nll_ts": lambda m: m["test"]["nll_ts"],
+        "ece_ts": lambda m: m["test"]["ece_ts"],
+    }
+    base = {(r["noise"], r["seed"]): r["metrics"] for r in runs if r["label"] == "none"}
+    seen: list[tuple[float, str]] = []
+    for r in sorted(runs, key=lambda r: r["noise"]):
+        if r["label"] != "none" and (r["noise"], r["label"]) not in seen:
+            seen.append((r["noise"], r["label"]))
+    for noise, label in seen:
+        pairs = [
+            (r["metrics"], base[(noise, r["seed"])])
+            for r in runs
+            if r["label"] == label and r["noise"] == noise and (noise, r["seed"]) in base
+        ]
+        if not pairs:
             continue
-        d = {k: row[k][0] - base[k][0] for k in ("test accuracy (%)", "test NLL", "test ECE", "ECE, T-scaled")}
-        lines.append(
-            f"| {row['noise']:.0%} | {row['method']} | {d['test accuracy (%)']:+.1f} | "
-            f"{d['test NLL']:+.3f} | {d['test ECE']:+.3f} | {d['ECE, T-scaled']:+.3f} |"
-        )
+        cells = []
+        for key, digits in (("acc", 1), ("nll", 3), ("ece", 3), ("nll_ts", 3), ("ece_ts", 3)):
+            diffs = [keys[key](m) - keys[key](b) for m, b in pairs]
+            mean, std = _mean_std(diffs)
+            cells.append(f"{mean:+.{digits}f} ± {std:.{digits}f}")
+        better = sum(keys["acc"](m) > keys["acc"](b) for m, b in pairs)
+        lines.append(f"| {noise:.0%} | {label} | " + " | ".join(cells) + f" | {better} of {len(pairs)} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -366,9 +387,9 @@ def write_results(
             f"{statistics.fmean([r['seconds'] for r in rows]) if rows else 0:.0f} s",
         ]
     lines += ["", "## Results (mean ± std over seeds)", "", results_table(rows), ""]
-    delta = delta_table(rows)
+    delta = delta_table(runs)
     if delta:
-        lines += ["## Change against no mixup (difference of means)", "", delta, ""]
+        lines += ["## Change against no mixup (paired by seed: mean ± std of the differences)", "", delta, ""]
     if figures:
         lines += ["## Figures", ""]
         for name, caption in figures:
@@ -392,22 +413,30 @@ def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:
     d = cfg["data"]
     ds = SpeechCommands(root, "testing", task="35", sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"])
     names = ds.class_names
-    wanted = [w for w in ("yes", "stop", "no", "go") if w in names] or list(KEYWORDS)
-    # A long and a short word: "yes" and "stop" if present, else the first two words.
-    picks = []
-    for word in wanted[:2] if len(wanted) >= 2 else names[:2]:
-        label = names.index(word)
-        # The cleanest recording of the word (largest range between its loud and quiet
-        # frames), so that the word, not the noise bed, shows.
-        candidates = [ds[int(i)][0][0] for i in (ds.labels == label).nonzero().squeeze(1)[:40]]
-        picks.append((word, plots.trim_silence(max(candidates, key=plots.dynamic_range_db))))
+    words = [w for w in KEYWORDS if w in names] or names
+    # For each word, its cleanest recordings (largest range between loud and quiet frames, so
+    # the word and not the noise bed shows), trimmed to the word. Then the longest of them and
+    # the shortest of another word: the padding and the alignment show in the figure.
+    clean: list[tuple[str, torch.Tensor]] = []
+    for word in words:
+        idx = (ds.labels == names.index(word)).nonzero().squeeze(1)[:40]
+        clips = sorted((ds[int(i)][0][0] for i in idx), key=plots.dynamic_range_db, reverse=True)
+        clean += [(word, plots.trim_silence(c)) for c in clips[:5]]
+    if len(clean) < 2:
+        raise ValueError("the test split has fewer than two keyword clips")
+    longest = max(clean, key=lambda wc: wc[1].shape[0])
+    others = [wc for wc in clean if wc[0] != longest[0] and wc[1].shape[0] >= 0.15 * d["sample_rate"]]
+    shortest = min(others or [wc for wc in clean if wc is not longest], key=lambda wc: wc[1].shape[0])
+    picks = [longest, shortest]
     (na, a), (nb, b) = picks
     f = cfg["features"]
     frontend = FrontEnd(
         sample_rate=d["sample_rate"], n_mels=f["n_mels"], win_ms=f["win_ms"], hop_ms=f["hop_ms"],
         f_min=f["f_min"], f_max=f["f_max"], top_db=f["top_db"],
     )
-    return plots.plot_mixed_examples(a, b, path, names=(na, nb), frontend=frontend, placement="center")
+    return plots.plot_mixed_examples(
+        a, b, path, names=(na, nb), frontend=frontend, placement="center", sample_rate=d["sample_rate"]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -479,9 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = T.prepare_data(base, progress=False)
     runs = load_runs(out, methods, noises, seeds)
     if timing is not None:
+        timing["command"] = command.strip()
         (out / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
     elif (out / "timing.json").exists():
+        # --report-only: the report describes the invocation that trained the runs.
         timing = json.loads((out / "timing.json").read_text())
+        command = timing.get("command", command)
     path = write_results(out, runs, base, timing, command.strip(), root=root)
     if not args.quiet:
         T._log(f"wrote {path}" + (f" in {timing['wall_seconds'] / 60:.1f} min" if timing else ""))

@@ -11,7 +11,7 @@ table 4) found that mixup *hurt* a small LeNet and *helped* VGG-11 on Google Spe
 ``large`` (VGG-style, ~1.2 M parameters at ``width=32``)
     Four stages of two 3×3 conv blocks each (``width``, 2×, 4×, 8× channels), max pooling
     between stages, global average pooling, dropout, linear. The "larger option" for real
-    Speech Commands on a GPU; about 25× the compute of ``small``.
+    Speech Commands on a GPU: ~200 M multiply-adds per clip, about 17× ``small`` at width 16.
 
 Both take a log-mel batch ``(batch, n_mels, frames)`` in dB and first standardise each clip
 (mean 0, std 1 over its mel bins and frames), which makes the classifier insensitive to the

@@ -33,6 +33,19 @@ __all__ = [
 _DPI = 90
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    """Writes a small PNG: rendered, then reduced to a 256-colour palette."""
+    from PIL import Image
+
+    path = Path(path)
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    with Image.open(path) as img:
+        small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
+
+
 def _colors(labels: Sequence[str]) -> dict[str, Any]:
     cmap = plt.get_cmap("tab10")
     return {label: cmap(i % 10) for i, label in enumerate(labels)}
@@ -96,10 +109,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: str | Path) -> Pa
         if noise == 0:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _pooled_bins(runs: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -149,10 +159,7 @@ def plot_reliability(runs: Sequence[dict[str, Any]], path: str | Path) -> Path:
             if i == 0 and j == 0:
                 ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_confusion(runs: Sequence[dict[str, Any]], path: str | Path, *, noise: float | None = None) -> Path:
@@ -184,10 +191,7 @@ def plot_confusion(runs: Sequence[dict[str, Any]], path: str | Path, *, noise: f
         if j == 0:
             ax.set_ylabel("true")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _frame_db(waveform: Tensor, frame: int) -> Tensor:
@@ -228,6 +232,7 @@ def plot_mixed_examples(
     frontend: torch.nn.Module | None = None,
     lams: Sequence[float] = (1.0, 0.75, 0.5, 0.25, 0.0),
     placement: str = "center",
+    sample_rate: int = 16000,
 ) -> Path:
     """Two clips of different lengths and their mixes at several λ, waveform vs spectrogram.
 
@@ -247,6 +252,7 @@ def plot_mixed_examples(
             ``frame_lengths`` method; default: 40-mel, 30 ms / 10 ms log-mel at 16 kHz.
         lams (sequence of float): mixing weights to show.
         placement (str): ``"start"``, ``"center"`` or ``"random"``.
+        sample_rate (int): of the clips, for the durations in the title.
     """
     if frontend is None:
         from .model import FrontEnd
@@ -280,6 +286,7 @@ def plot_mixed_examples(
         for i, (img, how) in enumerate(((sw, "waveform mix"), (ss, "spectrogram mix"))):
             ax = axes[i, j]
             ax.imshow(img[:, :n_frames].numpy(), origin="lower", aspect="auto", cmap="magma",
+                      interpolation="nearest",
                       vmin=vmin, vmax=vmax)
             if 0 < lam < 1:
                 for x in (start - 0.5, stop - 0.5):
@@ -297,12 +304,10 @@ def plot_mixed_examples(
             else:
                 ax.set_yticks([])
     fig.suptitle(
-        f"{names[0]} ({int(lengths[0]) / 16000:.2f} s) and {names[1]} ({int(lengths[1]) / 16000:.2f} s), "
+        f"{names[0]} ({int(lengths[0]) / sample_rate:.2f} s) and {names[1]} "
+        f"({int(lengths[1]) / sample_rate:.2f} s), "
         f"padded with silence, shorter clip placed '{placement}' (dashed lines)",
         fontsize=9,
     )
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

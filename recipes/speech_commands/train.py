@@ -72,7 +72,7 @@ EPOCHS_CSV = "epochs.csv"
 RUN_INFO = "run_info.json"
 RESOLVED_CONFIG = "config.yaml"
 # Keys that change how a run looks, not what it computes: a resumed run may differ in them.
-_COSMETIC_KEYS = ("quiet", "run_dir", "data.num_workers", "data.download")
+_COSMETIC_KEYS = ("quiet", "run_dir", "data.num_workers")
 # Sections whose keys are free (checked by their consumer, not against the defaults).
 _OPEN_SECTIONS = ("data.synth", "mixup.kwargs")
 

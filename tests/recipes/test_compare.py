@@ -89,4 +89,6 @@ def test_aggregate_mean_std_and_deltas():
     mean, std = rows[0]["test accuracy (%)"]
     assert mean == pytest.approx(72.0) and std == pytest.approx(2.0)  # sample std over seeds
     assert "| 0% | none | 72.0 ± 2.0 |" in C.results_table(rows)
-    assert "| 0% | spectrogram | +8.0 |" in C.delta_table(rows)
+    delta = C.delta_table(runs)  # paired by seed: +10, +8, +6 points
+    assert "| 0% | spectrogram | +8.0 ± 2.0 | -0.080 ± 0.020 | +0.000 ± 0.000 |" in delta
+    assert delta.rstrip().endswith("| 3 of 3 |")
