@@ -516,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = timing.get("command", command)
     path = write_results(out, runs, base, timing, command.strip(), root=root)
     if not args.quiet:
-        T._log(f"wrote {path}" + (f" in {timing['wall_seconds'] / 60:.1f} min" if timing else ""))
+        T._log(f"wrote {path}" + (f" ({timing['wall_seconds']:.0f} s)" if timing else ""))
         print(path.read_text().split("## Results")[1].split("##")[0] if "## Results" in path.read_text() else "")
     return 0
 

@@ -394,7 +394,9 @@ def prepare_data(cfg: dict[str, Any], *, progress: bool = True) -> Path:
         from .download import download_speech_commands
         from .synth import default_cache_dir
 
-        return download_speech_commands(cache_dir or default_cache_dir(), progress=progress)
+        return download_speech_commands(
+            cache_dir or default_cache_dir(), url=dcfg["download_url"], progress=progress
+        )
     from .synth import SynthConfig, generate_dataset
 
     synth = {k: v for k, v in dcfg["synth"].items() if v is not None}

@@ -307,6 +307,27 @@ def test_strict_fails_before_training_and_lenient_skips(tiny_data, tmp_path):
     assert (tmp_path / "lenient" / "metrics.json").exists()
 
 
+def test_download_path_trains_on_the_fetched_archive(tiny_data, tmp_path):
+    """--download fetches and extracts an archive (here a file:// URL of the tiny folder in a
+    wrapper directory, like a mirror might pack it) into the cache, then trains on it."""
+    import tarfile
+
+    archive = tmp_path / "speech_commands_v0.02.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tiny_data, arcname="speech_commands")
+    run_dir = tmp_path / "run"
+    args = [a for a in tiny_args(tiny_data, run_dir, "--set", "train.epochs=1") if a not in ("--data-dir", str(tiny_data))]
+    _, cfg = T.parse_args([*args, "--download", "--set", f"data.cache_dir={tmp_path / 'cache'}",
+                           "--set", f"data.download_url={archive.as_uri()}"])
+    metrics = T.run(cfg)
+    assert (tmp_path / "cache" / "speech_commands_v0.02" / "yes").is_dir()
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["dataset"].startswith(str(tmp_path / "cache"))
+    from recipes.speech_commands.data import SpeechCommands
+
+    assert metrics["sizes"]["test"] == len(SpeechCommands(tiny_data, "testing"))  # the same data
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes(tiny_data, tmp_path):
     run_dir = tmp_path / "ddp"
