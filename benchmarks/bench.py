@@ -986,12 +986,13 @@ def analysis_lines(results: list[MixResult], lm: dict[str, float], step: dict,
             "partners drawn with replacement), so it costs several passes more.")
     lengths = r(AM_LENGTHS, AM_BATCH)
     lines.append(
-        f"- **`mix` with `lengths`** is {lengths:.0f}× the plain mix. Aligned at the start, it "
-        "replaces each clip's padding by silence (a mask and a `torch.where`: one more batch "
-        "that has to be allocated and faulted in) and then runs the plain mix; with centred "
-        "or random placement the shorter clips are shifted by a gather through a position "
-        "index, for the clip and its partner, which costs more. A per-row copy of only the "
-        "valid spans would be cheaper still; not done.")
+        f"- **`mix` with `lengths`** (random placement) is {lengths:.1f}× the plain mix. It "
+        "writes one padded copy of the batch whose padding holds silence (a mask and a "
+        "`torch.where`), then takes each clip and each partner as a window of that copy at "
+        "its offset (one indexed copy each) and interpolates them out of place: about four "
+        "passes over the batch where the plain mix makes two. Aligned at the start it needs "
+        "no windows (the silenced batch goes straight into the plain mix). A kernel that "
+        "copies only each pair's valid span would be cheaper still; not done.")
     ta = lm.get("torchaudio `MelSpectrogram` + `AmplitudeToDB`")
     ours = lm.get("audiomix `LogMelSpectrogram` (default checks)")
     fast = lm.get("audiomix `LogMelSpectrogram`, check_finite=False")

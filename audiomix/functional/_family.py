@@ -418,11 +418,12 @@ def _cut_boxes(
 def _paste(x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, freq: bool) -> Tensor:
     b, t = x.shape[0], x.shape[-1]
     x3 = x.reshape(b, -1, t)
-    partner = x3.index_select(0, perm)
     if lengths is not None:
         lengths = lengths.to(device=x.device, dtype=torch.int64)
         zero = torch.zeros(b, dtype=x.dtype, device=x.device)
-        partner = _shifted(partner, boxes.shift, lengths[perm], zero)
+        partner = _shifted(x3, boxes.shift, lengths, zero, rows=perm)
+    else:
+        partner = x3.index_select(0, perm)
     partner = partner.view_as(x)
     pos = torch.arange(t, device=x.device)
     tmask = (pos >= boxes.time_start.unsqueeze(1)) & (pos < boxes.time_end.unsqueeze(1))

@@ -68,15 +68,34 @@ def _lerp_rows(x: Tensor, lam: Tensor | float, perm: Tensor, out: Tensor | None)
     return out
 
 
-def _shifted(x3: Tensor, shift: Tensor, lengths: Tensor, fill: Tensor) -> Tensor:
-    """Each row's valid samples moved right by ``shift``; elsewhere ``fill`` (per row)."""
-    b, _, t = x3.shape
-    pos = torch.arange(t, device=x3.device).unsqueeze(0) - shift.unsqueeze(1)  # (b, t)
-    valid = (pos >= 0) & (pos < lengths.unsqueeze(1))
-    if bool((shift != 0).any()):
-        idx = pos.clamp(0, t - 1).unsqueeze(1).expand_as(x3)
-        x3 = torch.gather(x3, 2, idx)
-    return torch.where(valid.unsqueeze(1), x3, fill.view(b, 1, 1).to(x3.dtype))
+def _shifted(
+    x3: Tensor, shift: Tensor, lengths: Tensor, fill: Tensor, rows: Tensor | None = None
+) -> Tensor:
+    """Row ``rows[i]`` of ``x3`` (default: row i) with its valid samples moved right by
+    ``shift[i]`` (negative: left); ``fill[rows[i]]`` wherever no valid sample lands."""
+    lo, hi = torch.stack(shift.aminmax()).tolist()
+    left, right = max(int(hi), 0), max(-int(lo), 0)
+    windows = _windows(x3, lengths, fill, left, right)
+    if rows is None:
+        rows = torch.arange(x3.shape[0], device=x3.device)
+    return windows[rows, :, left - shift]
+
+
+def _windows(x3: Tensor, lengths: Tensor, fill: Tensor, left: int, right: int) -> Tensor:
+    """A (batch, channels, left + right + 1, time) view: ``[i, :, left - s]`` is row i shifted
+    right by s (in [-right, left]), its padding and everything outside it ``fill[i]``.
+
+    One padded copy of the batch serves every shift: rows shift by indexing a window of it,
+    with no per-sample position index (a gather through one was 5-10x slower).
+    """
+    b, c, t = x3.shape
+    f = fill.view(b, 1, 1).to(x3.dtype)
+    buf = x3.new_empty(b, c, left + t + right)
+    buf[..., :left] = f
+    buf[..., left + t :] = f
+    valid = lengths_to_mask(lengths, t).unsqueeze(1)
+    buf[..., left : left + t] = torch.where(valid, x3, f)
+    return buf.unfold(2, t, 1)
 
 
 def mix(
@@ -191,8 +210,11 @@ def _mix_shifted(
     self_shorter = lengths < len_p
     shift_self = torch.where(self_shorter, offsets, 0)
     shift_partner = torch.where(self_shorter, 0, offsets)
-    own = _shifted(x3, shift_self, lengths, fill)
-    partner = _shifted(x3.index_select(0, perm), shift_partner, len_p, fill[perm])
+    # Offsets are >= 0: shorter clips only ever move right.
+    left = int(offsets.max())
+    windows = _windows(x3, lengths, fill, left, 0)
+    own = windows[torch.arange(b, device=x.device), :, left - shift_self]
+    partner = windows[perm, :, left - shift_partner]
     w = _weights(lam, b, 3, x3)
     return torch.lerp(partner, own, w).view_as(x)
 
