@@ -415,7 +415,9 @@ def _cut_boxes(
     return CutBoxes(t0, t1, f0, f1, shift, kept.to(torch.float32))
 
 
-def _paste(x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, freq: bool) -> Tensor:
+def _paste(
+    x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, freq: bool, fade: int = 0
+) -> Tensor:
     b, t = x.shape[0], x.shape[-1]
     x3 = x.reshape(b, -1, t)
     if lengths is not None:
@@ -432,9 +434,26 @@ def _paste(x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, fre
         fmask = (bins >= boxes.freq_start.unsqueeze(1)) & (bins < boxes.freq_end.unsqueeze(1))
         mask = fmask.unsqueeze(2) & tmask.unsqueeze(1)  # (batch, freq, time)
         mask = mask.view(b, *[1] * (x.ndim - 3), *mask.shape[1:])
+    elif fade:
+        w = _fade_weights(boxes, t, fade).to(x.dtype).view(b, *[1] * (x.ndim - 2), t)
+        return torch.lerp(x, partner, w)
     else:
         mask = tmask.view(b, *[1] * (x.ndim - 2), t)
     return torch.where(mask, partner, x)
+
+
+def _fade_weights(boxes: CutBoxes, num_frames: int, fade: int) -> Tensor:
+    """(batch, time) float64 partner weight of a time cut with linear ramps of ``fade`` steps.
+
+    ``min(t + 1 - start, end - t) / (fade + 1)`` clamped to [0, 1]: 0 outside the cut, rising
+    by ``1 / (fade + 1)`` per sample from its first sample, 1 from ``fade`` samples inside it
+    (``fade=0`` is the hard cut). Ramps lie inside the cut, so nothing is taken from where the
+    partner has no content.
+    """
+    pos = torch.arange(num_frames, device=boxes.time_start.device, dtype=torch.float64)
+    rise = pos + 1 - boxes.time_start.unsqueeze(1).double()
+    fall = boxes.time_end.unsqueeze(1).double() - pos
+    return (torch.minimum(rise, fall) / (fade + 1)).clamp(0.0, 1.0)
 
 
 def _cutmix(
@@ -448,8 +467,10 @@ def _cutmix(
     lengths: Tensor | None,
     offsets: Tensor | None,
     validate: bool,
+    fade: int = 0,
 ) -> tuple[Tensor, CutBoxes]:
     check_choice(mode, "mode", CUT_MODES)
+    check_fade(fade, mode)
     freq = mode != "time"
     check_audio(
         x,
@@ -480,7 +501,22 @@ def _cutmix(
         lengths=lengths,
         offsets=offsets,
     )
-    return _paste(x, perm, boxes, lengths, freq), boxes
+    if fade:
+        # Ramps replace part of the cut by a blend: weigh the targets by what was taken.
+        own = x.shape[-1] if lengths is None else lengths.to(device=x.device, dtype=torch.float64)
+        taken = _fade_weights(boxes, x.shape[-1], fade).sum(dim=1) / own
+        kept = torch.where(_is_self(perm), 1.0, 1.0 - taken)
+        boxes = boxes._replace(kept=kept.to(torch.float32))
+    return _paste(x, perm, boxes, lengths, freq, fade), boxes
+
+
+def check_fade(fade: Any, mode: str = "time") -> int:
+    """Checks a cross-fade length in samples (an int >= 0, for time cuts only)."""
+    if isinstance(fade, bool) or not isinstance(fade, numbers.Integral) or fade < 0:
+        raise ValueError(f"`fade` must be an integer number of samples >= 0, but got {fade!r}.")
+    if fade and mode != "time":
+        raise ValueError(f"`fade` applies to time cuts only (mode='time'), but mode={mode!r}.")
+    return int(fade)
 
 
 def cutmix(
@@ -493,6 +529,7 @@ def cutmix(
     mode: str = "time",
     lengths: Tensor | None = None,
     offsets: Tensor | None = None,
+    fade: int = 0,
     validate: bool = True,
 ) -> tuple[Tensor, Tensor]:
     r"""Pastes a band or box of each sample's partner into it; returns the kept fraction.
@@ -517,6 +554,11 @@ def cutmix(
         lengths (Tensor or None, optional): (batch,) valid lengths along time.
         offsets (Tensor or None, optional): (batch,) placement of the shorter clip of each
             pair (:func:`sample_offsets`). (Default: all 0)
+        fade (int, optional): ``mode="time"`` only: cross-fade over this many samples at
+            each edge of the cut, inside it (linear, the two weights sum to 1), so a waveform
+            has no step where the partner starts and ends; e.g. 80 = 5 ms at 16 kHz. ``kept``
+            then counts the blended samples by their weights:
+            ``kept[i] = 1 - sum_t w_i(t) / lengths[i]``. (Default: ``0``, a hard cut)
         validate (bool, optional): check ``lam``, ``perm`` and ``lengths``. (Default: ``True``)
 
     Returns:
@@ -541,6 +583,7 @@ def cutmix(
         lengths=lengths,
         offsets=offsets,
         validate=validate,
+        fade=fade,
     )
     return mixed, boxes.kept
 

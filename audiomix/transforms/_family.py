@@ -30,6 +30,7 @@ from ..functional._family import (
     _cutmix,
     _gain_db,
     _snr_mix,
+    check_fade,
     check_snr_range,
     default_gain_n_fft,
     sample_bc_params,
@@ -61,6 +62,7 @@ class _FamilyMixup(_Mixup):
 class _CutMix(_FamilyMixup):
     _params_type = CutMixParams
     mode = "time"
+    fade = 0
 
     def __init__(self, *, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(alpha=alpha, **kwargs)
@@ -95,6 +97,7 @@ class _CutMix(_FamilyMixup):
             lengths=lengths,
             offsets=params.offsets,
             validate=False,
+            fade=self.fade,
         )
         kept = torch.where(params.applied, boxes.kept, torch.ones_like(boxes.kept))
         resolved = CutMixParams(
@@ -165,14 +168,18 @@ class WaveformCutMix(_CutMix):
     The segment covers ``1 − λ`` of the sample's valid length (a 1-D cut uses λ, not √λ),
     λ ~ Beta(α, α), centred uniformly and clipped to where the partner has content (see
     :class:`SpectrogramCutMix` for lengths and placement). Targets are weighted by the fraction
-    of valid samples actually kept. Hard edges can click; mix log-mels instead if that matters.
+    of valid samples actually kept. A hard cut puts a step into the waveform where the partner
+    starts and ends, which can click; ``fade`` cross-fades over that many samples inside each
+    edge instead, and the target weight then counts blended samples by their weights.
 
     Args:
         alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``)
+        fade (int, optional): linear cross-fade length in samples at each edge of the cut,
+            e.g. 80 = 5 ms at 16 kHz. (Default: ``0``, a hard cut)
         **kwargs: as in :class:`WaveformMixup`.
 
     Example:
-        >>> cutmix = WaveformCutMix(num_classes=10, generator=0)
+        >>> cutmix = WaveformCutMix(fade=80, num_classes=10, generator=0)
         >>> x, targets, lengths = cutmix(torch.randn(4, 16000), torch.arange(4),
         ...                              torch.tensor([16000, 8000, 12000, 16000]))
         >>> lengths.tolist()
@@ -184,6 +191,13 @@ class WaveformCutMix(_CutMix):
     _min_ndim = 2
     _max_ndim = 3
     mode = "time"
+
+    def __init__(self, *, alpha: float = 1.0, fade: int = 0, **kwargs: Any) -> None:
+        super().__init__(alpha=alpha, **kwargs)
+        self.fade = check_fade(fade)
+
+    def extra_repr(self) -> str:
+        return f"fade={self.fade}, {super().extra_repr()}"
 
 
 class SNRMix(_FamilyMixup):

@@ -160,6 +160,52 @@ def test_cutmix_batch_consistency_and_no_mutation(signals):
         assert float(k[0]) == float(kept[i])
 
 
+@given(case=cut_cases, fade=st.integers(1, 12))
+def test_cutmix_fade_weight_counts_blended_samples(case, fade):
+    # Row i holds the constant i + 1, so each output sample reveals the partner's weight w.
+    lengths = torch.tensor(case["lengths"])
+    b, t = len(case["lengths"]), int(lengths.max()) + 2
+    x = torch.arange(1, b + 1, dtype=torch.float64).view(b, 1).expand(b, t).contiguous()
+    g = _gen(case["seed"])
+    perm = torch.randperm(b, generator=g)
+    centers = torch.rand(b, generator=g, dtype=torch.float64)
+    if not case["padded"]:
+        lengths = None
+    offsets = _pair_params(lengths, perm, case["placement"], case["seed"])
+    out, kept = cutmix(x, case["lam"], perm, time_center=centers, lengths=lengths,
+                       offsets=offsets, fade=fade)
+    _, hard = cutmix(x, case["lam"], perm, time_center=centers, lengths=lengths, offsets=offsets)
+    valid_len = torch.full((b,), t) if lengths is None else lengths
+    for i in range(b):
+        j = int(perm[i])
+        if j == i:
+            assert torch.equal(out[i], x[i]) and float(kept[i]) == 1.0
+            continue
+        w = (out[i] - x[i]) / (x[j] - x[i])
+        assert bool(((w > -1e-12) & (w < 1 + 1e-12)).all())
+        assert bool((w[int(valid_len[i]):] == 0).all())  # padding untouched
+        # The weight returned is what was taken, ramps included ...
+        taken = float(w.sum() / valid_len[i])
+        assert abs((1.0 - float(kept[i])) - taken) < 1e-6
+        # ... never more than the hard cut, and no step bigger than one ramp increment.
+        assert float(kept[i]) >= float(hard[i]) - 1e-6
+        assert float(w.diff().abs().max()) <= 1.0 / (fade + 1) + 1e-9
+
+
+def test_cutmix_fade_zero_is_the_hard_cut_and_ramps_are_linear():
+    x = torch.stack([torch.zeros(100), torch.ones(100)]).double()
+    half = torch.full((2,), 0.5, dtype=torch.float64)
+    perm = torch.tensor([1, 0])
+    hard, kept_hard = cutmix(x, 0.5, perm, time_center=half)
+    same, kept_same = cutmix(x, 0.5, perm, time_center=half, fade=0)
+    assert torch.equal(hard, same) and torch.equal(kept_hard, kept_same)
+    out, kept = cutmix(x, 0.5, perm, time_center=half, fade=4)
+    # The cut is [25, 75): weights 0.2, 0.4, 0.6, 0.8 in from each edge, 1 inside.
+    torch.testing.assert_close(out[0, 24:31], torch.tensor([0, .2, .4, .6, .8, 1, 1]).double())
+    torch.testing.assert_close(out[0, 69:76], torch.tensor([1, 1, .8, .6, .4, .2, 0]).double())
+    assert kept.tolist() == pytest.approx([1 - (50 - 4) / 100] * 2)
+
+
 def test_cutmix_errors():
     x = torch.randn(2, 4, 10)
     c = torch.rand(2, dtype=torch.float64)
@@ -178,6 +224,12 @@ def test_cutmix_errors():
         cutmix(torch.randn(2, 10), 0.5, perm, time_center=c, freq_center=c, mode="freq")
     with pytest.raises(ValueError, match=r"`lengths` must be in \[1, 10\]"):
         cutmix(x, 0.5, perm, time_center=c, lengths=torch.tensor([11, 3]))
+    with pytest.raises(ValueError, match="`fade` must be an integer number of samples >= 0"):
+        cutmix(x, 0.5, perm, time_center=c, fade=-1)
+    with pytest.raises(ValueError, match="`fade` must be an integer number of samples >= 0"):
+        cutmix(x, 0.5, perm, time_center=c, fade=2.5)
+    with pytest.raises(ValueError, match="`fade` applies to time cuts only"):
+        cutmix(x, 0.5, perm, time_center=c, freq_center=c, mode="box", fade=3)
 
 
 # --------------------------------------------------------------------------- SNR mixing

@@ -35,6 +35,7 @@ METHODS = {
     "spec-freq": (lambda **k: SpectrogramCutMix(mode="freq", num_classes=C, **k), (12, 40)),
     "spec-box": (lambda **k: SpectrogramCutMix(mode="box", num_classes=C, **k), (2, 12, 40)),
     "wave-cut": (lambda **k: WaveformCutMix(num_classes=C, **k), (600,)),
+    "wave-cut-fade": (lambda **k: WaveformCutMix(fade=24, num_classes=C, **k), (2, 600)),
     "snr": (lambda **k: SNRMix(snr_db=(-5.0, 10.0), num_classes=C, **k), (2, 600)),
     "bc": (lambda **k: BCMix(sample_rate=8000, num_classes=C, **k), (600,)),
 }
@@ -322,6 +323,8 @@ def test_constructor_errors():
         SpectrogramCutMix(mode="patch")
     with pytest.raises(ValueError, match="`alpha` must be a finite number > 0"):
         WaveformCutMix(alpha=0.0)
+    with pytest.raises(ValueError, match="`fade` must be an integer number of samples >= 0"):
+        WaveformCutMix(fade=-80)
     with pytest.raises(ValueError, match="low <= high"):
         SNRMix(snr_db=(10.0, 0.0))
     with pytest.raises(TypeError, match="use `snr_db` instead of `alpha`"):
