@@ -159,7 +159,7 @@ class MixupDataset(Dataset):
     Args:
         dataset (Dataset): map-style; items are ``(waveform, label, ...)`` with waveform
             (time,) or (channels, time) and label a class index or a (num_classes,) target;
-            further elements are dropped.
+            further elements are dropped. Other layouts go through ``unpack``.
         alpha (float, optional): Beta concentration, > 0. (Default: ``0.2``)
         num_classes (int or None, optional): needed for class-index labels.
         p (float, optional): probability that an item is mixed; unmixed items are returned as
@@ -169,6 +169,12 @@ class MixupDataset(Dataset):
             (Default: ``"start"``)
         return_info (bool, optional): append ``{"partner": j, "lam": λ}`` to each item.
             (Default: ``False``)
+        unpack (callable or None, optional): maps an item of ``dataset`` to
+            ``(waveform, label)``, e.g. for torchaudio's ``SPEECHCOMMANDS``, whose items are
+            ``(waveform, sample_rate, label, speaker_id, utterance_number)`` with a word as
+            label: ``unpack=lambda item: (item[0], WORDS.index(item[2]))``. With worker
+            processes started by spawn or forkserver, pass a module-level function (lambdas
+            do not pickle). (Default: ``None``, items are ``(waveform, label, ...)``)
         generator (torch.Generator, int or None, optional): CPU generator or seed.
         per_rank (bool, optional): a distinct stream per distributed rank.
 
@@ -194,7 +200,10 @@ class MixupDataset(Dataset):
         return_info: bool = False,
         generator: torch.Generator | int | None = None,
         per_rank: bool = False,
+        unpack: Callable[[Any], Sequence[Any]] | None = None,
     ) -> None:
+        if unpack is not None and not callable(unpack):
+            raise TypeError(f"`unpack` must be callable or None, but got {type(unpack).__name__}.")
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(
                 f"`dataset` must be a map-style dataset (with __getitem__ and __len__), but got "
@@ -214,6 +223,7 @@ class MixupDataset(Dataset):
         self.union = bool(union)
         self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.return_info = bool(return_info)
+        self.unpack = unpack
         self._stream = RandomStream(generator, per_rank=per_rank)
 
     def __len__(self) -> int:
@@ -226,15 +236,18 @@ class MixupDataset(Dataset):
 
     def _item(self, index: int) -> tuple[Tensor, Tensor]:
         item = self.dataset[index]
+        where = f"dataset[{index}]"
+        if self.unpack is not None:
+            item = self.unpack(item)
+            where = f"unpack(dataset[{index}])"
         if not isinstance(item, (tuple, list)) or len(item) < 2:
             raise ValueError(
-                f"`dataset[{index}]` must be a (waveform, label, ...) tuple, but got "
-                f"{type(item).__name__}."
+                f"`{where}` must be a (waveform, label, ...) tuple, but got {type(item).__name__}."
             )
-        clip = _as_clip(item[0], f"`dataset[{index}][0]`")
+        clip = _as_clip(item[0], f"`{where}[0]`")
         if clip.ndim not in (1, 2) or not clip.is_floating_point():
             raise ValueError(
-                f"`dataset[{index}][0]` must be a float waveform (time,) or (channels, time), "
+                f"`{where}[0]` must be a float waveform (time,) or (channels, time), "
                 f"but got {clip.dtype} of shape {tuple(clip.shape)}."
             )
         return clip, torch.as_tensor(item[1])

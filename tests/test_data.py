@@ -224,3 +224,66 @@ def test_more_errors():
     stereo = [(torch.ones(2, 50), 0), (torch.ones(50), 1)]
     with pytest.raises(ValueError, match="items 0 and 1 have different channel layouts"):
         MixupDataset(stereo, num_classes=C, generator=0)[0]
+
+
+WORDS = ["yes", "no", "up", "down"]
+
+
+class _WavFolder(torch.utils.data.Dataset):
+    """Reads ``word/speaker_nohash_n.wav`` files with soundfile and returns torchaudio
+    ``SPEECHCOMMANDS``-style items: (waveform (1, time), sample_rate, word, speaker, n)."""
+
+    def __init__(self, root):
+        self.paths = sorted(root.glob("*/*.wav"))
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        import soundfile
+
+        path = self.paths[i]
+        data, sr = soundfile.read(path, dtype="float32", always_2d=True)
+        speaker, _, n = path.stem.split("_")
+        return torch.from_numpy(data.T.copy()), sr, path.parent.name, speaker, int(n)
+
+
+def _word_index(item):
+    return item[0], WORDS.index(item[2])
+
+
+def test_mixup_dataset_unpacks_torchaudio_style_items_from_wav_files(tmp_path):
+    import soundfile
+
+    g = np.random.default_rng(0)
+    for k, word in enumerate(WORDS):
+        (tmp_path / word).mkdir()
+        for n in range(2):
+            clip = 0.2 * g.standard_normal(1600 + 400 * k + 100 * n).astype(np.float32)
+            soundfile.write(tmp_path / word / f"spk{k}_nohash_{n}.wav", clip, 16000,
+                            subtype="FLOAT")
+    folder = _WavFolder(tmp_path)
+    ds = MixupDataset(folder, alpha=1.0, num_classes=len(WORDS), placement="center",
+                      return_info=True, unpack=_word_index, generator=0)
+    loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate,
+                        generator=_gen(1))
+    seen = 0
+    for x, targets, info, lengths in loader:
+        assert x.shape[:2] == (4, 1)
+        torch.testing.assert_close(targets.sum(1), torch.ones(4))
+        for row, (i, j, lam) in enumerate(zip(range(seen, seen + 4), info["partner"].tolist(),
+                                              info["lam"].tolist(), strict=True)):
+            # The files' lengths and words decide the mixed length and the target.
+            a, b = folder[i][0].shape[-1], folder[j][0].shape[-1]
+            assert int(lengths[row]) == max(a, b)
+            expected = torch.zeros(len(WORDS))
+            expected[WORDS.index(folder[i][2])] += lam
+            expected[WORDS.index(folder[j][2])] += 1 - lam
+            torch.testing.assert_close(targets[row], expected)
+        seen += 4
+    assert seen == len(folder) == 8
+    with pytest.raises(TypeError, match="`unpack` must be callable or None, but got str"):
+        MixupDataset(folder, unpack="word")
+    bad = MixupDataset(folder, num_classes=4, unpack=lambda item: item[0])
+    with pytest.raises(ValueError, match=r"`unpack\(dataset\[0\]\)` must be a \(waveform, label"):
+        bad[0]
