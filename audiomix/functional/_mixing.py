@@ -216,7 +216,7 @@ def _mix_shifted(
     own = windows[torch.arange(b, device=x.device), :, left - shift_self]
     partner = windows[perm, :, left - shift_partner]
     w = _weights(lam, b, 3, x3)
-    return torch.lerp(partner, own, w).view_as(x)
+    return partner.lerp_(own, w).view_as(x)  # partner is a fresh copy: no third buffer
 
 
 def _smooth(targets: Tensor, eps: float, num_classes: int, multilabel: bool) -> Tensor:
