@@ -333,7 +333,9 @@ def write_results(
     figures: list[tuple[str, str]] = []
     if runs:
         plots.plot_learning_curves(runs, out / "learning_curves.png")
-        figures.append(("learning_curves.png", "Learning curves: validation accuracy; accuracy on 1,000 training clips against their (noisy) training labels and their true labels, mean ± std over seeds"))
+        subset = base.get("eval", {}).get("train_subset", "the")
+        subset = f"{subset:,}" if isinstance(subset, int) else subset
+        figures.append(("learning_curves.png", f"Learning curves: validation accuracy; accuracy on {subset} training clips against their (noisy) training labels and their true labels, mean ± std over seeds"))
         plots.plot_reliability(runs, out / "reliability.png")
         figures.append(("reliability.png", "Reliability diagrams on the test split (seeds pooled): bars before, black steps after temperature scaling"))
         plots.plot_confusion(runs, out / "confusion.png")
