@@ -989,8 +989,8 @@ def analysis_lines(results: list[MixResult], lm: dict[str, float], step: dict,
         f"- **`mix` with `lengths`** (random placement) is {lengths:.1f}× the plain mix. It "
         "writes one padded copy of the batch whose padding holds silence (a mask and a "
         "`torch.where`), then takes each clip and each partner as a window of that copy at "
-        "its offset (one indexed copy each) and interpolates them out of place: about four "
-        "passes over the batch where the plain mix makes two. Aligned at the start it needs "
+        "its offset (one indexed copy each) and interpolates the clip into the partner's copy: "
+        "about four passes over the batch where the plain mix makes two. Aligned at the start it needs "
         "no windows (the silenced batch goes straight into the plain mix). A kernel that "
         "copies only each pair's valid span would be cheaper still; not done.")
     ta = lm.get("torchaudio `MelSpectrogram` + `AmplitudeToDB`")

@@ -47,6 +47,8 @@ METHOD_PRESETS: dict[str, dict[str, Any]] = {
     "waveform+rms": {"mixup.method": "waveform", "mixup.normalize_rms": True},
     "spectrogram": {"mixup.method": "spectrogram", "mixup.normalize_rms": False},
     "spectrogram+rms": {"mixup.method": "spectrogram", "mixup.normalize_rms": True},
+    # Linear in dB (as PANNs and PaSST mix log-mels), against the library's power-domain default.
+    "spectrogram-db": {"mixup.method": "spectrogram", "mixup.spec_domain": "input"},
 }
 DEFAULT_METHODS = ("none", "waveform", "waveform+rms", "spectrogram")
 DEFAULT_NOISE = (0.0, 0.4)
@@ -367,8 +369,8 @@ def write_results(
             f"{base['train']['scheduler']}",
             f"- mixup: α = {base['mixup']['alpha']}, p = {base['mixup']['p']}, "
             f"{'per-sample' if base['mixup']['per_sample'] else 'per-batch'} λ; spectrogram "
-            f"mixing in the {base['mixup']['spec_domain']} domain; `+rms`: every clip scaled to "
-            f"{base['mixup']['target_db']} dB RMS before mixing",
+            f"mixing in the {base['mixup']['spec_domain']} domain (`spectrogram-db`: linear in "
+            f"dB); `+rms`: every clip scaled to {base['mixup']['target_db']} dB RMS before mixing",
             f"- augmentation for all methods: time shift ±{base['augment']['time_shift_ms']:g} ms, "
             f"background noise p = {base['augment']['noise_prob']} at "
             f"{base['augment']['noise_snr_db'][0]:g}-{base['augment']['noise_snr_db'][1]:g} dB SNR"
