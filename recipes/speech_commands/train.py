@@ -26,6 +26,7 @@ import argparse
 import copy
 import csv
 import difflib
+import gc
 import hashlib
 import inspect
 import json
@@ -1049,6 +1050,8 @@ def run(
     started = time.perf_counter()
     cpu_started = time.process_time()
     d = _init_distributed()
+    trainer: Trainer | None = None
+    finished = False
     try:
         threads = _set_threads(cfg, d)
         run_dir = Path(cfg["run_dir"])
@@ -1118,10 +1121,17 @@ def run(
                     f"(T-scaled {t['nll_ts']:.3f})  ece {t['ece']:.3f} (T-scaled {t['ece_ts']:.3f})"
                     f"  -> {run_dir / METRICS}  [{info['wall_seconds']:.0f} s]"
                 )
-            return metrics
-        return None
+        finished = True
+        return metrics if d.main else None
     finally:
         if d.enabled and dist.is_initialized():
+            # The DDP wrapper and its reducer go before the process group they use, and after a
+            # run that finished every rank waits for the others (rank 0 is still writing files)
+            # so that no rank tears down gloo while a peer still holds the connection.
+            trainer = None
+            gc.collect()
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 
