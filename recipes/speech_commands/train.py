@@ -1050,8 +1050,6 @@ def run(
     started = time.perf_counter()
     cpu_started = time.process_time()
     d = _init_distributed()
-    trainer: Trainer | None = None
-    finished = False
     try:
         threads = _set_threads(cfg, d)
         run_dir = Path(cfg["run_dir"])
@@ -1121,17 +1119,13 @@ def run(
                     f"(T-scaled {t['nll_ts']:.3f})  ece {t['ece']:.3f} (T-scaled {t['ece_ts']:.3f})"
                     f"  -> {run_dir / METRICS}  [{info['wall_seconds']:.0f} s]"
                 )
-        finished = True
+        if d.enabled:
+            dist.barrier()  # rank 0 may still be writing: no rank tears down gloo before the rest
         return metrics if d.main else None
     finally:
         if d.enabled and dist.is_initialized():
-            # The DDP wrapper and its reducer go before the process group they use, and after a
-            # run that finished every rank waits for the others (rank 0 is still writing files)
-            # so that no rank tears down gloo while a peer still holds the connection.
-            trainer = None
+            trainer = None  # the DDP wrapper and its reducer go before the process group they use
             gc.collect()
-            if finished:
-                dist.barrier()
             dist.destroy_process_group()
 
 
