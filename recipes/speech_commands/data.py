@@ -10,10 +10,12 @@ Reads any folder in the layout of the official archives::
 and serves ``(waveform, label)`` pairs for the two tasks of Warden (2018), "Speech Commands:
 A Dataset for Limited-Vocabulary Speech Recognition":
 
-* ``task="12"``: the ten keywords, ``_silence_`` (clips cut from the background noise) and
-  ``_unknown_`` (every other word). Class order, fixed (the TensorFlow reference's, so label
-  indices match its models): ``_silence_, _unknown_, yes, no, up, down, left, right, on, off,
-  stop, go``.
+* ``task="12"``: the keywords (by default the ten of the paper), ``_silence_`` (clips cut from
+  the background noise) and ``_unknown_`` (every other word). Class order, fixed (the
+  TensorFlow reference's, so label indices match its models): ``_silence_, _unknown_, yes, no,
+  up, down, left, right, on, off, stop, go``. With your own ``keywords`` the task is the same
+  on another vocabulary; ``_silence_`` exists only where ``_background_noise_`` does and
+  ``_unknown_`` only where other word folders do.
 * ``task="35"``: every word folder found in ``root`` (35 in v0.02, 30 in v0.01), in
   alphabetical order.
 
@@ -512,6 +514,52 @@ def _check_positive_int(name: str, value: object) -> None:
         raise ValueError(f"`{name}` must be > 0, but got {value}.")
 
 
+def _check_keywords(keywords: Sequence[str] | None) -> tuple[str, ...]:
+    if keywords is None:
+        return KEYWORDS
+    if isinstance(keywords, str) or not isinstance(keywords, Iterable):
+        raise TypeError(
+            f"`keywords` must be a list of word-folder names, but got {type(keywords).__name__}."
+        )
+    keywords = tuple(keywords)
+    for word in keywords:
+        if not isinstance(word, str) or not word or word.startswith(("_", ".")) or "/" in word:
+            raise ValueError(
+                f"`keywords` must hold word-folder names (not starting with '_' or '.'), but "
+                f"got {word!r}."
+            )
+    if len(set(keywords)) != len(keywords):
+        raise ValueError(f"`keywords` must not repeat a word, but got {list(keywords)}.")
+    return keywords
+
+
+def _keyword_classes(
+    root: Path, words: Sequence[str], keywords: tuple[str, ...], silence_ratio: float | None
+) -> tuple[list[str], list[str]]:
+    """Class names of the keyword task on ``root``, and the keywords without a folder.
+
+    Raises:
+        ValueError: fewer than two keywords have a word folder (the task would degenerate to
+            one or two classes of ``_unknown_``/``_silence_``).
+    """
+    present = [k for k in keywords if k in words]
+    if len(present) < 2:
+        shown = ", ".join(words[:20]) + (f", ... ({len(words)} in all)" if len(words) > 20 else "")
+        raise ValueError(
+            f"task='12' needs at least two of its keywords as word folders, but {str(root)!r} "
+            f"has {len(present)} of {list(keywords)}"
+            + (f" ({', '.join(present)})" if present else "")
+            + f"; its word folders are: {shown or 'none'}. Choose keywords among them with "
+            "`--set \"data.keywords=[word1, word2]\"`, or train on every word folder with "
+            "`--set data.task=35`."
+        )
+    has_noise = bool(_noise_paths(root))
+    silence = silence_ratio != 0 and (has_noise or silence_ratio is not None)
+    unknown = any(w not in keywords for w in words)
+    names = [SILENCE] * silence + [UNKNOWN] * unknown + present
+    return names, [k for k in keywords if k not in words]
+
+
 def _check_ratio(name: str, value: float | None) -> None:
     if value is not None and not (isinstance(value, (int, float)) and value >= 0):
         raise ValueError(f"`{name}` must be a number >= 0 or None, but got {value!r}.")
@@ -531,7 +579,11 @@ class SpeechCommands(Dataset):
     10 % of speakers). Either way every speaker is in one split only.
 
     **Tasks.** ``task="12"``: ``_silence_, _unknown_, yes, no, up, down, left, right, on, off,
-    stop, go`` (:data:`KEYWORDS`; every other word is ``_unknown_``). ``task="35"``: all word
+    stop, go`` (:data:`KEYWORDS`, or ``keywords``; every other word is ``_unknown_``). Keywords
+    without a word folder are left out (:attr:`missing_keywords`, with a ``UserWarning``);
+    ``_silence_`` is a class only when ``_background_noise_`` holds recordings (or
+    ``silence_ratio`` asks for it, which then needs them) and ``silence_ratio`` is not 0;
+    ``_unknown_`` only when some word folder is not a keyword. ``task="35"``: all word
     folders of ``root`` in alphabetical order, no silence.
 
     **Silence and unknown (12-class task).** Let *m* be the mean number of clips per keyword
@@ -555,6 +607,8 @@ class SpeechCommands(Dataset):
         root (str or PathLike): the dataset folder.
         split (str): ``"training"``, ``"validation"`` or ``"testing"``. (Default: ``"training"``)
         task (str): ``"12"`` or ``"35"``. (Default: ``"12"``)
+        keywords (sequence of str or None): the keyword classes of ``task="12"``, in label
+            order; None takes :data:`KEYWORDS`. (Default: ``None``)
         sample_rate (int): rate of the returned waveforms. (Default: ``16000``)
         clip_seconds (float): clip duration; ``num_samples = round(clip_seconds * sample_rate)``.
             (Default: ``1.0``)
@@ -571,6 +625,8 @@ class SpeechCommands(Dataset):
 
     Attributes:
         class_names (list[str]): names of the label indices.
+        missing_keywords (list[str]): keywords asked for that have no word folder (task "12").
+        split_rule (str): how the splits were made: ``"list files"`` or ``"hash rule"``.
         num_classes (int): ``len(class_names)``.
         num_samples (int): samples per returned waveform.
         labels (Tensor): ``(len,)`` int64 label of every item. Assigning a new tensor of the same
@@ -596,6 +652,7 @@ class SpeechCommands(Dataset):
         split: str = "training",
         *,
         task: str = "12",
+        keywords: Sequence[str] | None = None,
         sample_rate: int = 16000,
         clip_seconds: float = 1.0,
         silence_ratio: float | None = None,
@@ -639,23 +696,48 @@ class SpeechCommands(Dataset):
         self.sample_rate = sample_rate
         self.num_samples = num_samples
         words = _words(self.root)
-        self.class_names = [SILENCE, UNKNOWN, *KEYWORDS] if task == "12" else list(words)
+        self.missing_keywords: list[str] = []
+        if task == "12":
+            keywords = _check_keywords(keywords)
+            self.class_names, self.missing_keywords = _keyword_classes(
+                self.root, words, keywords, silence_ratio
+            )
+            if self.missing_keywords:
+                warnings.warn(
+                    f"{len(self.missing_keywords)} keyword(s) have no word folder in "
+                    f"{str(self.root)!r} and are left out of the classes: "
+                    f"{', '.join(self.missing_keywords)}.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        elif keywords is not None:
+            raise ValueError("`keywords` applies to task='12' only; task='35' uses every word.")
+        else:
+            self.class_names = list(words)
         self.num_classes = len(self.class_names)
+        self.split_rule = (
+            "list files"
+            if all((self.root / name).is_file() for name in _LIST_FILES.values())
+            else "hash rule"
+        )
         split_index = SPLITS.index(split)
 
         splits, missing = _split_files(self.root, words)
         files = splits[split]
         index_of = {name: i for i, name in enumerate(self.class_names)}
         if task == "12":
-            unknown = index_of[UNKNOWN]
+            unknown = index_of.get(UNKNOWN, -1)
             file_labels = [index_of.get(rel.split("/", 1)[0], unknown) for rel in files]
-            mean_class = _mean_keyword_count(file_labels)
-            if unknown_ratio is not None:
+            keyword_labels = [index_of[k] for k in self.class_names if k not in (SILENCE, UNKNOWN)]
+            mean_class = _mean_class_count(file_labels, keyword_labels)
+            if unknown_ratio is not None and unknown >= 0:
                 rng = np.random.default_rng([seed, split_index, 1])
                 files, file_labels = _subsample_unknown(
-                    files, file_labels, round(unknown_ratio * mean_class), rng
+                    files, file_labels, round(unknown_ratio * mean_class), rng, unknown
                 )
-            num_silence = round((1.0 if silence_ratio is None else silence_ratio) * mean_class)
+            num_silence = 0
+            if SILENCE in index_of:
+                num_silence = round((1.0 if silence_ratio is None else silence_ratio) * mean_class)
         else:
             file_labels = [index_of[rel.split("/", 1)[0]] for rel in files]
             num_silence = 0
@@ -671,7 +753,8 @@ class SpeechCommands(Dataset):
         if num_silence > 0 and not noise:
             raise ValueError(
                 f"task='12' makes _silence_ clips from {BACKGROUND_NOISE_DIR}/, but {self.root} "
-                "has no readable recording there; add them or pass silence_ratio=0."
+                "has no readable recording there; add them, or pass silence_ratio=0 (or None: "
+                "no _silence_ class where there is no background noise)."
             )
 
         keep = [i for i, n in enumerate(lengths) if n is not None]
@@ -682,7 +765,8 @@ class SpeechCommands(Dataset):
             [lengths[i] for i in keep] + [num_samples] * num_silence, dtype=torch.long
         )
         self._labels = torch.tensor(
-            [file_labels[i] for i in keep] + [0] * num_silence, dtype=torch.long
+            [file_labels[i] for i in keep] + [index_of.get(SILENCE, 0)] * num_silence,
+            dtype=torch.long,
         )
         self._num_files = len(keep)
         self._cache = clips if clips is None or len(keep) == len(paths) else clips[keep]
@@ -755,16 +839,22 @@ class SpeechCommands(Dataset):
         )
 
 
-def _mean_keyword_count(file_labels: Sequence[int]) -> float:
-    counts = np.bincount(np.asarray(file_labels, dtype=np.int64), minlength=2 + len(KEYWORDS))[2:]
+def _mean_class_count(file_labels: Sequence[int], classes: Sequence[int]) -> float:
+    """Mean number of clips of the given classes, over those that have any."""
+    counts = np.bincount(np.asarray(file_labels, dtype=np.int64), minlength=max(classes) + 1)
+    counts = counts[list(classes)]
     present = counts[counts > 0]
     return float(present.mean()) if present.size else 0.0
 
 
 def _subsample_unknown(
-    files: list[str], file_labels: list[int], count: int, rng: np.random.Generator
+    files: list[str],
+    file_labels: list[int],
+    count: int,
+    rng: np.random.Generator,
+    unknown_label: int,
 ) -> tuple[list[str], list[int]]:
-    unknown = [i for i, label in enumerate(file_labels) if label == 1]
+    unknown = [i for i, label in enumerate(file_labels) if label == unknown_label]
     if count >= len(unknown):
         return files, file_labels
     dropped = set(np.asarray(unknown)[rng.permutation(len(unknown))[count:]].tolist())

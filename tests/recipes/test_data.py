@@ -237,22 +237,13 @@ def test_a_file_changed_after_construction_is_a_clear_error(copy):
 
 
 def test_twelve_class_task_maps_words_silence_and_unknown(folder):
-    ds = SpeechCommands(folder, "training")
-    assert ds.class_names == [
-        "_silence_",
-        "_unknown_",
-        "yes",
-        "no",
-        "up",
-        "down",
-        "left",
-        "right",
-        "on",
-        "off",
-        "stop",
-        "go",
-    ]
-    assert ds.num_classes == 12
+    # The folder has three of the ten keywords: the others are no class (a class without
+    # clips would be silent), and the warning names them.
+    with pytest.warns(UserWarning, match="7 keyword.s. have no word folder .* down, left, right"):
+        ds = SpeechCommands(folder, "training")
+    assert ds.class_names == ["_silence_", "_unknown_", "yes", "no", "up"]
+    assert ds.missing_keywords == ["down", "left", "right", "on", "off", "stop", "go"]
+    assert ds.num_classes == 5 and ds.split_rule == "list files"
     for path, label in zip(ds.paths, ds.labels.tolist(), strict=True):
         if path is None:
             assert label == 0
@@ -323,11 +314,39 @@ def test_thirty_five_word_task_uses_every_word_in_order(folder):
     assert [ds.class_names[y] for y in ds.labels.tolist()] == [p.parent.name for p in ds.paths]
 
 
-def test_twelve_class_task_needs_noise_for_silence(copy):
+def test_twelve_class_task_has_silence_only_where_there_is_noise(copy):
     shutil.rmtree(copy / "_background_noise_")
-    with pytest.raises(ValueError, match="pass silence_ratio=0"):
-        SpeechCommands(copy, "training")
-    assert all(p is not None for p in SpeechCommands(copy, "training", silence_ratio=0).paths)
+    with pytest.raises(ValueError, match="has no readable recording there; add them, or pass silence_ratio=0"):
+        SpeechCommands(copy, "training", silence_ratio=1.0)
+    for ratio in (None, 0):
+        ds = SpeechCommands(copy, "training", silence_ratio=ratio)
+        assert ds.class_names == ["_unknown_", "yes", "no", "up"]
+        assert all(p is not None for p in ds.paths)
+
+
+def test_own_keywords_and_the_degenerate_task(copy):
+    ds = SpeechCommands(copy, "training", keywords=["tree", "cat", "yes"])
+    assert ds.class_names == ["_silence_", "_unknown_", "tree", "cat", "yes"]
+    assert ds.missing_keywords == []
+    assert {ds.class_names[y] for y, p in zip(ds.labels.tolist(), ds.paths, strict=True)
+            if p is not None and p.parent.name in ("no", "up")} == {"_unknown_"}
+    # Every word a keyword: no _unknown_ class (it would have no clips).
+    every = SpeechCommands(copy, "training", keywords=list(WORDS))
+    assert every.class_names == ["_silence_", *WORDS]
+    with pytest.raises(ValueError, match=r"needs at least two of its keywords as word folders, "
+                       r"but .* has 1 of \['yes', 'dog'\] \(yes\); its word folders are: cat, no, "
+                       r"tree, up, yes\. Choose keywords among them with"):
+        SpeechCommands(copy, "training", keywords=["yes", "dog"])
+    with pytest.raises(ValueError, match=r"has 0 of .*or train on every word folder with `--set data.task=35`"):
+        SpeechCommands(copy, "training", keywords=["dog", "bird"])
+    with pytest.raises(ValueError, match="`keywords` must not repeat a word"):
+        SpeechCommands(copy, "training", keywords=["yes", "yes"])
+    with pytest.raises(ValueError, match="`keywords` must hold word-folder names"):
+        SpeechCommands(copy, "training", keywords=["yes", "_silence_"])
+    with pytest.raises(TypeError, match="`keywords` must be a list of word-folder names, but got str"):
+        SpeechCommands(copy, "training", keywords="yes")
+    with pytest.raises(ValueError, match="`keywords` applies to task='12' only"):
+        SpeechCommands(copy, "training", task="35", keywords=["yes", "no"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -424,7 +443,7 @@ def test_bad_files_are_reported_and_skipped(copy):
     broken = _break_files(copy)
     with pytest.warns(UserWarning, match=r"Skipping 4 unusable audio file\(s\)") as record:
         ds = SpeechCommands(copy, "training", num_workers=2)
-    message = str(record[0].message)
+    message = next(str(w.message) for w in record if "Skipping" in str(w.message))
     reasons = {b.path.relative_to(copy).as_posix(): b.reason for b in ds.bad_files}
     assert reasons.keys() == broken.keys()
     for rel, reason in broken.items():
