@@ -1,4 +1,4 @@
-"""Tests of the built-in synthetic Speech Commands generator (recipes/speech_commands/synth.py)."""
+"""Tests of the built-in synthetic Speech Commands generator (recipes/speech_commands/synth/)."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_complete_folder_is_returned_without_synthesis(
     def boom() -> None:
         raise AssertionError("the synthesiser must not be loaded")
 
-    monkeypatch.setattr(synth, "_engine", boom)
+    monkeypatch.setattr(synth.espeak, "get_engine", boom)
     assert generate_dataset(quick_dataset.parent, SynthConfig.quick()) == quick_dataset
 
 
@@ -297,7 +297,7 @@ def test_config_round_trip_and_hash() -> None:
 
 def test_missing_espeak_raises_a_helpful_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # import fails
-    monkeypatch.setattr(synth, "_ENGINE", None)
+    monkeypatch.setattr(synth.espeak, "_ENGINE", None)
     with pytest.raises(ImportError, match=r"pip install 'audiomix\[speech\]'"):
         list_voices()
     with pytest.raises(ImportError, match="espeakng-loader"):
