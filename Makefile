@@ -13,9 +13,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# The frameworks extra (Lightning, transformers, datasets) is for examples/ and its tests; the
+# torch pins ride along so that pip never swaps torch or torchaudio for the frameworks' sake.
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q $(TORCH_PINS)
-	$(PIP) install -q -e ".[dev,recipe,speech]" $(TORCH_PINS)
+	$(PIP) install -q -e ".[dev,recipe,speech,frameworks]" $(TORCH_PINS)
 	touch $(STAMP)
 
 install: $(STAMP)
