@@ -7,6 +7,7 @@ the DataLoader draws anew each epoch, gives each worker and each epoch its own s
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 from typing import Any
 
@@ -23,20 +24,40 @@ def _derive_seed(base: int, *keys: int) -> int:
     return (int(words[0]) << 31 | int(words[1]) >> 1) & (2**63 - 1)
 
 
+def _seed_from_global_state(owner: str) -> int:
+    # Reading the state does not advance torch's global RNG: building a module leaves the
+    # draws of the rest of the program (model initialisation, dropout) as they would be.
+    digest = hashlib.blake2b(torch.get_rng_state().numpy().tobytes(), digest_size=8)
+    digest.update(owner.encode())
+    return int.from_bytes(digest.digest(), "little") & (2**63 - 1)
+
+
 class RandomStream:
     """Holds a module's CPU generator and reseeds it when the process context changes.
 
     Args:
-        generator: ``None`` (seeded from torch's global RNG at construction, so
-            ``torch.manual_seed`` before building the module makes it reproducible), an int
-            seed, or a CPU ``torch.Generator`` (used as it is in the main process).
+        generator: ``None`` (seeded from the state of torch's global RNG, read without
+            advancing it, so ``torch.manual_seed`` before building the module makes it
+            reproducible and the rest of the program draws what it would draw without it), an
+            int seed, or a CPU ``torch.Generator`` (used as it is in the main process).
         per_rank: under ``torch.distributed``, give each rank its own stream.
+        owner: the owner's class name, mixed into a seed drawn from the global state so
+            that different kinds of module built back to back get different streams.
+
+    Pickling (spawn/forkserver DataLoader workers, checkpoints) and ``copy.deepcopy`` keep
+    the stream: the generator travels as its state in bytes, not as a tensor that the
+    DataLoader's pickler would try to move into shared memory.
     """
 
-    def __init__(self, generator: torch.Generator | int | None = None, *, per_rank: bool = False):
+    def __init__(
+        self,
+        generator: torch.Generator | int | None = None,
+        *,
+        per_rank: bool = False,
+        owner: str = "",
+    ):
         if generator is None:
-            seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
-            generator = torch.Generator().manual_seed(seed)
+            generator = torch.Generator().manual_seed(_seed_from_global_state(owner))
         elif isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
             if generator < 0:
                 raise ValueError(f"`generator` seed must be >= 0, but got {generator}.")
@@ -73,6 +94,17 @@ class RandomStream:
             self.generator.manual_seed(_derive_seed(self.base_seed, *keys))
             self._context = context
         return self.generator
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["generator"] = bytes(self.generator.get_state().numpy().tobytes())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        rng_bytes = state.pop("generator")
+        self.__dict__.update(state)
+        self.generator = torch.Generator()
+        self.generator.set_state(torch.frombuffer(bytearray(rng_bytes), dtype=torch.uint8))
 
     def state(self) -> dict[str, Any]:
         return {

@@ -130,7 +130,7 @@ def check_lam(lam: Tensor | float, batch_size: int) -> None:
             raise ValueError(f"`lam` must lie in [0, 1], but got {lam}.")
 
 
-def check_perm(perm: Tensor, batch_size: int, device: torch.device) -> None:
+def check_perm(perm: Tensor, batch_size: int, device: torch.device | None = None) -> None:
     if not isinstance(perm, Tensor):
         raise TypeError(f"`perm` must be a torch.Tensor, but got {type(perm).__name__}.")
     if perm.dtype not in (torch.int64, torch.int32):

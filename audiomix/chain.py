@@ -19,9 +19,6 @@ import torchaudio
 from torch import Tensor, nn
 
 from ._validation import check_lengths
-from .manifold import ManifoldMixup
-from .transforms._family import RandomChoiceMix
-from .transforms._mixup import _Mixup
 
 __all__ = ["Chain", "WithLengths"]
 
@@ -53,15 +50,6 @@ class WithLengths(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.module(x)
-
-
-def _takes_labels(module: nn.Module) -> bool:
-    """Mixing modules (and nested chains) receive labels and lengths; the rest, x only."""
-    if isinstance(module, (_Mixup, RandomChoiceMix, Chain)) and not isinstance(
-        module, ManifoldMixup
-    ):
-        return True
-    return bool(getattr(module, "mixes_labels", False))
 
 
 def _stft_frames(lengths: Tensor, spec: nn.Module) -> Tensor:
@@ -100,10 +88,11 @@ class Chain(nn.Sequential):
     Call as ``x, targets = chain(x, labels)`` or
     ``x, targets, lengths = chain(x, labels, lengths)``. Each module in turn:
 
-    * audiomix mixing modules (:class:`WaveformMixup`, :class:`SpectrogramMixup`, the CutMix,
-      SNR and BC modules, :class:`RandomChoiceMix`, a nested :class:`Chain`, or any module
-      with ``mixes_labels = True``) are called as ``m(x, labels[, lengths])`` and their
-      targets and lengths replace the labels and lengths;
+    * modules with ``mixes_labels = True`` (every :class:`~audiomix.transforms.Mixer`:
+      :class:`WaveformMixup`, :class:`SpectrogramMixup`, the CutMix, SNR and BC modules;
+      :class:`RandomChoiceMix`, a nested :class:`Chain`, or a module of yours) are called as
+      ``m(x, labels[, lengths])`` and their targets and lengths replace the labels and
+      lengths;
     * every other module is called as ``m(x)``. If it changes the length of the last axis,
       the lengths are converted: torchaudio's ``Spectrogram``, ``MelSpectrogram``, ``MFCC``
       (samples to frames) and ``Resample`` are known, as is any module with an
@@ -113,7 +102,9 @@ class Chain(nn.Sequential):
 
     Without a mixing module the labels come out as they went in. Nothing is done in place; a
     chain is an ``nn.Module`` (buffers move with ``.to()``, RNG states are in ``state_dict()``).
-    Mixing modules mix in eval mode too: build a separate chain for evaluation.
+    Mixing modules mix only in training mode: after ``chain.eval()`` they pass the audio
+    through and return unmixed targets, so one chain serves training and validation (other
+    random transforms in it, e.g. torchaudio's masking, follow their own rules).
 
     Example:
         >>> import torchaudio.transforms as T
@@ -150,7 +141,7 @@ class Chain(nn.Sequential):
                 raise TypeError(f"`x` must be a torch.Tensor, but got {type(x).__name__}.")
             check_lengths(lengths, x.shape[0], x.shape[-1])
         for i, module in enumerate(self):
-            if _takes_labels(module):
+            if getattr(module, "mixes_labels", False):
                 if lengths is None:
                     x, labels = module(x, labels)
                 else:

@@ -14,16 +14,33 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .functional._mixing import mix, mix_targets, prepare_targets
-from .functional._sampling import MixParams
-from .transforms._mixup import _Mixup
+from ._rng import RandomStream
+from ._settings import MixSettings
+from .functional._mixing import mix
+from .functional._sampling import MixParams, sample_mix_params
 
 __all__ = ["ManifoldMixup"]
 
 INPUT = "input"
 
 
-class ManifoldMixup(_Mixup):
+class _MixHook:
+    """Forward hook of one candidate layer. An object, not a closure: ``copy.deepcopy`` and
+    pickle of the wrapper give a model whose hooks point at the copied wrapper."""
+
+    def __init__(self, owner: ManifoldMixup, index: int) -> None:
+        self.owner = owner
+        self.index = index
+
+    def __call__(self, module: nn.Module, inputs: Any, output: Any) -> Any:
+        owner = self.owner
+        if owner._active != self.index or owner._done:
+            return None
+        owner._done = True
+        return owner._mix_hidden(output, owner.layer_names[self.index])
+
+
+class ManifoldMixup(nn.Module):
     r"""Wraps a model to mix its hidden activations at a chosen or random layer.
 
     Forward hooks are registered on the candidate layers once, at construction; each training
@@ -35,14 +52,18 @@ class ManifoldMixup(_Mixup):
 
     In eval mode (``.eval()``) nothing is mixed: the call returns the model's output and the
     unmixed targets (one-hot, smoothed if asked), so evaluation can go through the wrapper.
+    ``copy.deepcopy`` (EMA, SWA's ``AveragedModel``) and pickle give a wrapper that mixes its
+    own copy of the model. It is not a transform: :class:`~audiomix.Chain` does not pass it
+    labels (``mixes_labels = False``).
 
     Args:
         model (nn.Module): the network; its ``forward`` receives ``x`` and any extra keywords.
         layers (str, nn.Module or sequence of them): candidate layers, by name in
             ``model.named_modules()`` or as modules; ``"input"`` mixes the model's input.
-        alpha (float, optional): Beta concentration, > 0. (Default: ``2.0``, as in the paper)
-        **kwargs: ``num_classes, p, per_sample, label_smoothing, multilabel, union, generator,
-            per_rank, validate`` as in :class:`WaveformMixup`.
+        alpha (float, optional): Beta concentration, > 0; settable. (Default: ``2.0``, as in
+            the paper)
+        num_classes, p, per_sample, label_smoothing, multilabel, union, generator, per_rank,
+            validate: as in :class:`WaveformMixup`.
 
     After a call, ``last_params`` (a :class:`MixParams`, CPU) and ``last_layer`` (the name)
     describe the mix. ``remove_hooks()`` detaches the hooks from the model.
@@ -61,12 +82,30 @@ class ManifoldMixup(_Mixup):
         layers: str | nn.Module | Sequence[str | nn.Module],
         *,
         alpha: float = 2.0,
-        **kwargs: Any,
+        num_classes: int | None = None,
+        p: float = 1.0,
+        per_sample: bool = False,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        validate: bool = True,
     ) -> None:
-        for key in ("placement", "check_finite"):
-            if key in kwargs:
-                raise TypeError(f"ManifoldMixup does not take `{key}`.")
-        super().__init__(alpha=alpha, **kwargs)
+        super().__init__()
+        self.settings = MixSettings(
+            "ManifoldMixup",
+            alpha=alpha,
+            p=p,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+        )
+        self.per_sample = bool(per_sample)
+        self.validate = bool(validate)
+        self._stream = RandomStream(generator, per_rank=per_rank, owner="ManifoldMixup")
+        self.last_params: MixParams | None = None
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be an nn.Module, but got {type(model).__name__}.")
         self.model = model
@@ -110,20 +149,56 @@ class ManifoldMixup(_Mixup):
         self._done = False
         self._dev_params: MixParams | None = None
         self._handles = [
-            m.register_forward_hook(self._make_hook(k))
+            m.register_forward_hook(_MixHook(self, k))
             for k, m in enumerate(modules)
             if m is not None
         ]
         self.last_layer: str | None = None
 
-    def _make_hook(self, k: int):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
-            if self._active != k or self._done:
-                return None
-            self._done = True
-            return self._mix_hidden(output, self.layer_names[k])
+    mixes_labels = False
 
-        return hook
+    @property
+    def alpha(self) -> float:
+        """Beta concentration (> 0); settable, e.g. for a schedule."""
+        return self.settings.alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.settings.alpha = value
+
+    @property
+    def p(self) -> float:
+        """Probability of mixing a batch (or sample), in [0, 1]; settable."""
+        return self.settings.p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self.settings.p = value
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.settings.num_classes
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The wrapper's CPU generator (per DataLoader worker and, if asked, per rank)."""
+        return self._stream.get()
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return self._stream.state()
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self._stream.load_state(state)
+
+    def sample_params(self, batch_size: int) -> MixParams:
+        """Draws λ and partners for a batch (CPU), advancing the wrapper's RNG."""
+        return sample_mix_params(
+            batch_size,
+            alpha=self.alpha,
+            p=self.p,
+            per_sample=self.per_sample,
+            generator=self._stream.get(),
+        )
 
     def _mix_hidden(self, h: Any, name: str) -> Tensor:
         params = self._dev_params
@@ -176,6 +251,8 @@ class ManifoldMixup(_Mixup):
         if x.ndim == 0:
             raise ValueError("`x` must have the batch first, but is a scalar.")
         b = x.shape[0]
+        if b == 0:
+            raise ValueError(f"`x` is an empty batch: shape {tuple(x.shape)}.")
         if labels is not None:
             if not isinstance(labels, Tensor):
                 raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
@@ -189,13 +266,7 @@ class ManifoldMixup(_Mixup):
             out = self.model(x, **model_kwargs)
             targets = None
             if labels is not None:
-                targets = prepare_targets(
-                    labels,
-                    num_classes=self.num_classes,
-                    label_smoothing=self.label_smoothing,
-                    multilabel=self.multilabel,
-                    validate=self.validate,
-                )
+                targets = self.settings.unmixed_targets(labels, validate=self.validate)
             return out, targets
 
         if params is None:
@@ -230,15 +301,8 @@ class ManifoldMixup(_Mixup):
             self._active, self._done, self._dev_params = None, False, None
         targets = None
         if labels is not None:
-            targets = mix_targets(
-                labels,
-                dev.lam,
-                dev.perm,
-                num_classes=self.num_classes,
-                label_smoothing=self.label_smoothing,
-                multilabel=self.multilabel,
-                union=self.union,
-                validate=self.validate,
+            targets = self.settings.mixed_targets(
+                labels, dev.lam, dev.perm, validate=self.validate
             )
         return out, targets
 

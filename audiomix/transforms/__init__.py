@@ -1,12 +1,17 @@
 """nn.Module front ends and mixing transforms."""
 
-from ._family import BCMix, RandomChoiceMix, SNRMix, SpectrogramCutMix, WaveformCutMix
+from ._base import Mixer
+from ._bc import BCMix
+from ._choice import RandomChoiceMix
+from ._cutmix import SpectrogramCutMix, WaveformCutMix
 from ._logmel import LogMelSpectrogram
 from ._mixup import SpectrogramMixup, WaveformMixup
+from ._snr import SNRMix
 
 __all__ = [
     "BCMix",
     "LogMelSpectrogram",
+    "Mixer",
     "RandomChoiceMix",
     "SNRMix",
     "SpectrogramCutMix",

@@ -9,7 +9,15 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-from audiomix import SpectrogramMixup, WaveformMixup
+from audiomix import (
+    ManifoldMixup,
+    RandomChoiceMix,
+    SpectrogramCutMix,
+    SpectrogramMixup,
+    WaveformCutMix,
+    WaveformMixup,
+)
+from audiomix.data import MixupDataset
 
 
 def _batch(b=6, t=200, seed=0):
@@ -77,9 +85,34 @@ def test_default_generator_is_seeded_from_torch_manual_seed():
         a = _draws(WaveformMixup(alpha=0.4, num_classes=5))
         torch.manual_seed(123)
         b = _draws(WaveformMixup(alpha=0.4, num_classes=5))
-        c = _draws(WaveformMixup(alpha=0.4, num_classes=5))  # global RNG moved on
+        torch.rand(1)  # the program drew something: the next module gets another stream
+        c = _draws(WaveformMixup(alpha=0.4, num_classes=5))
     _assert_same_draws(a, b)
     assert _differ(a, c)
+
+
+def test_building_a_mixer_does_not_advance_the_global_rng():
+    # A run with mixup and one without, same seed: the model built afterwards is the same.
+    net, items = torch.nn.Linear(3, 5), [(torch.randn(10), 0)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        WaveformMixup(alpha=0.4, num_classes=5)
+        SpectrogramCutMix(num_classes=5)
+        RandomChoiceMix([WaveformMixup(num_classes=5), WaveformCutMix(num_classes=5)])
+        ManifoldMixup(net, ["input"], num_classes=5)
+        MixupDataset(items, num_classes=5)
+        with_mixers = torch.nn.Linear(4, 4).weight.detach().clone()
+        torch.manual_seed(7)
+        without = torch.nn.Linear(4, 4).weight.detach().clone()
+    assert torch.equal(with_mixers, without)
+
+
+def test_mixers_of_different_kinds_built_back_to_back_get_different_streams():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        a = WaveformMixup(alpha=1.0, num_classes=5, per_sample=True)
+        b = WaveformCutMix(alpha=1.0, num_classes=5, per_sample=True)
+    assert not torch.equal(a.sample_params(16).perm, b.sample_params(16).perm)
 
 
 @pytest.mark.parametrize("via_bytes", [False, True])

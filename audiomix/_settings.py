@@ -1,0 +1,119 @@
+"""Settings every mixer shares: λ's concentration, the mixing probability, the target format.
+
+One object holds them for the modules, :class:`~audiomix.ManifoldMixup` and
+:class:`~audiomix.data.MixupDataset` alike (composition instead of a deep class tree).
+``alpha`` and ``p`` live in a small shared-memory tensor, so that a schedule which changes them
+in the training loop reaches DataLoader workers that are already running (persistent workers,
+fork, spawn or forkserver): the workers' copies read the same memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._validation import check_alpha, check_label_smoothing, check_num_classes, check_probability
+from .functional._mixing import mix_targets, prepare_targets
+
+_ALPHA, _P = 0, 1
+
+
+class MixSettings:
+    """Validated mixing settings; ``alpha`` and ``p`` are shared with worker processes.
+
+    Args:
+        owner (str): the public class name, for messages.
+        alpha (float): Beta concentration, > 0.
+        p (float): probability of mixing, in [0, 1].
+        num_classes, label_smoothing, multilabel, union: the target format, as in
+            :func:`~audiomix.functional.mix_targets`.
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        *,
+        alpha: float,
+        p: float,
+        num_classes: int | None,
+        label_smoothing: float,
+        multilabel: bool,
+        union: bool,
+    ) -> None:
+        self.owner = owner
+        self.num_classes = check_num_classes(num_classes)
+        self.label_smoothing = check_label_smoothing(label_smoothing)
+        self.multilabel = bool(multilabel)
+        if union and not multilabel:
+            raise ValueError(
+                f"{owner}: `union=True` is for multi-label targets; pass `multilabel=True`."
+            )
+        self.union = bool(union)
+        self._shared = torch.zeros(2, dtype=torch.float64).share_memory_()
+        self.alpha = alpha
+        self.p = p
+        if self.p == 0.0:
+            warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=4)
+        if self.alpha > 1e3:
+            warnings.warn(
+                f"{owner}: `alpha`={self.alpha} puts every weight at about 0.5.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    @property
+    def alpha(self) -> float:
+        return float(self._shared[_ALPHA])
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self._shared[_ALPHA] = check_alpha(value)
+
+    @property
+    def p(self) -> float:
+        return float(self._shared[_P])
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self._shared[_P] = check_probability(value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled by torch's pickler (spawn/forkserver DataLoader workers) the tensor arrives
+        # by its shared-memory handle and the worker reads the live values; a plain pickle or
+        # copy.deepcopy gives an independent copy, shared again for its own workers.
+        self.__dict__.update(state)
+        self._shared.share_memory_()
+
+    def unmixed_targets(self, labels: Tensor, *, validate: bool = True) -> Tensor:
+        """(batch, num_classes) targets of unmixed samples: one-hot, smoothed or multi-hot."""
+        return prepare_targets(
+            labels,
+            num_classes=self.num_classes,
+            label_smoothing=self.label_smoothing,
+            multilabel=self.multilabel,
+            validate=validate,
+        )
+
+    def mixed_targets(
+        self, labels: Tensor, lam: Tensor, perm: Tensor, *, validate: bool = True
+    ) -> Tensor:
+        """(batch, num_classes) targets mixed by ``lam`` with the partners ``perm``."""
+        return mix_targets(
+            labels,
+            lam,
+            perm,
+            num_classes=self.num_classes,
+            label_smoothing=self.label_smoothing,
+            multilabel=self.multilabel,
+            union=self.union,
+            validate=validate,
+        )
+
+    def describe(self) -> str:
+        return (
+            f"alpha={self.alpha}, num_classes={self.num_classes}, p={self.p}, "
+            f"label_smoothing={self.label_smoothing}, multilabel={self.multilabel}"
+        )

@@ -1,0 +1,355 @@
+"""The mixer protocol: one sampling step (random), one applying step (pure), one shell.
+
+Every batch mixer in audiomix is a :class:`Mixer`: it holds its settings and its random
+stream, draws parameters with :meth:`Mixer.sample_params`, applies them with
+:meth:`Mixer.apply`, and its ``forward`` does what all of them share (input checks, eval-mode
+pass-through, unmixed samples kept exactly, targets). A new method overrides
+:meth:`~Mixer.sample_params` if it draws something else than λ and partners, :meth:`~Mixer.apply`
+always, and :meth:`~Mixer.output_lengths` if its output is not valid over the longer clip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from .._rng import RandomStream
+from .._settings import MixSettings
+from .._validation import (
+    check_audio,
+    check_choice,
+    check_lam,
+    check_lengths,
+    check_perm,
+    check_same_device,
+)
+from ..functional._alignment import lengths_to_mask, mix_lengths
+from ..functional._sampling import PLACEMENTS, MixParams, sample_mix_params
+
+__all__ = ["Mixer"]
+
+
+class Layout(NamedTuple):
+    """What a mixer accepts: the name used in messages, the shape in words, the ranks."""
+
+    name: str
+    shape: str
+    min_ndim: int
+    max_ndim: int
+    spectral: bool = False
+
+
+WAVEFORM = Layout("waveform", "(batch, time) or (batch, channels, time)", 2, 3)
+SPECGRAM = Layout(
+    "specgram", "(batch, n_mels, frames) or (batch, channels, n_mels, frames)", 3, 4, True
+)
+ANY_AUDIO = Layout("x", "(batch, [channels,] time) or (batch, [channels,] freq, frames)", 2, 4)
+
+# A spectrogram with one bin and this many frames is almost surely a (batch, 1, time) waveform.
+_WAVEFORM_LIKE_FRAMES = 1000
+
+
+class Mixer(nn.Module):
+    r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
+
+    Subclasses implement :meth:`apply` (and, where they draw other parameters,
+    :meth:`sample_params`). Mixers are training-time augmentations, like dropout: in eval mode
+    (after ``.eval()``) ``forward`` returns the input itself, the targets unmixed (one-hot,
+    smoothed or multi-hot as configured) and the lengths unchanged, and draws nothing.
+
+    ``alpha`` and ``p`` can be changed between calls (e.g. once per epoch for a schedule); they
+    are validated as in the constructor, and a change made in the main process reaches
+    DataLoader workers that are already running, whatever their start method.
+
+    Attributes:
+        mixes_labels (bool): ``True``: :class:`~audiomix.Chain` passes labels and lengths.
+        last_params (MixParams or None): the parameters of the last training-mode call, as
+            applied (``lam`` is the weight each sample's own target got).
+    """
+
+    mixes_labels = True
+    layout: Layout = WAVEFORM
+    params_type: type = MixParams
+
+    def __init__(
+        self,
+        *,
+        alpha: float,
+        num_classes: int | None,
+        p: float,
+        per_sample: bool,
+        label_smoothing: float,
+        multilabel: bool,
+        union: bool,
+        placement: str,
+        generator: torch.Generator | int | None,
+        per_rank: bool,
+        check_finite: bool,
+        validate: bool,
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.settings = MixSettings(
+            owner,
+            alpha=alpha,
+            p=p,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+        )
+        self.per_sample = bool(per_sample)
+        self.placement = check_choice(placement, "placement", PLACEMENTS)
+        self.check_finite = bool(check_finite)
+        self.validate = bool(validate)
+        self._stream = RandomStream(generator, per_rank=per_rank, owner=owner)
+        self.last_params: MixParams | None = None
+
+    # Settings -----------------------------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
+        return self.settings.alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.settings.alpha = value
+
+    @property
+    def p(self) -> float:
+        """Probability of mixing (in [0, 1]); settable, shared with running DataLoader workers."""
+        return self.settings.p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self.settings.p = value
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.settings.num_classes
+
+    @property
+    def label_smoothing(self) -> float:
+        return self.settings.label_smoothing
+
+    @property
+    def multilabel(self) -> bool:
+        return self.settings.multilabel
+
+    @property
+    def union(self) -> bool:
+        return self.settings.union
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The module's CPU generator (reseeded per DataLoader worker and, if asked, per rank)."""
+        return self._stream.get()
+
+    def get_extra_state(self) -> dict[str, Any]:
+        # Saved with state_dict(), so a checkpoint resumes the same stream of mixes.
+        return self._stream.state()
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self._stream.load_state(state)
+
+    # The two steps ---------------------------------------------------------------------------
+    def sample_params(
+        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+    ) -> MixParams:
+        """Draws λ, partners and offsets for a batch, advancing the module's RNG.
+
+        Args:
+            batch_size (int): number of samples.
+            lengths (Tensor or None, optional): (batch,) valid lengths, for offsets.
+            labels (Tensor or None, optional): for methods that pair by class; unused here.
+
+        Returns:
+            MixParams: on the CPU.
+        """
+        return sample_mix_params(
+            batch_size,
+            alpha=self.alpha,
+            p=self.p,
+            per_sample=self.per_sample,
+            lengths=lengths,
+            placement=self.placement,
+            generator=self._stream.get(),
+        )
+
+    def apply(
+        self, x: Tensor, params: MixParams, lengths: Tensor | None = None
+    ) -> tuple[Tensor, MixParams]:
+        """Mixes ``x`` with ``params`` (on ``x``'s device); no randomness, no checks.
+
+        Args:
+            x (Tensor): the batch, in :attr:`layout`.
+            params (MixParams): from :meth:`sample_params`, moved to ``x``'s device.
+            lengths (Tensor or None, optional): (batch,) valid lengths along the last dim.
+
+        Returns:
+            ``(mixed, applied)``: the mixed batch (a new tensor) and the parameters as applied;
+            methods whose target weight is known only after mixing (CutMix's pasted area, SNR
+            mixing's energies) return it in ``applied.lam``.
+        """
+        raise NotImplementedError
+
+    def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
+        """(batch,) valid lengths of the output: the longer clip of each pair."""
+        return mix_lengths(lengths, params.perm)
+
+    # The shell --------------------------------------------------------------------------------
+    def _check_inputs(self, x: Tensor, labels: Tensor | None, lengths: Tensor | None) -> None:
+        layout = self.layout
+        check_audio(
+            x,
+            layout.name,
+            min_ndim=layout.min_ndim,
+            max_ndim=layout.max_ndim,
+            layout=layout.shape,
+            # With lengths only the valid region must be finite: padding is never read. In
+            # eval mode nothing is mixed, so nothing can spread.
+            check_finite=self.check_finite and lengths is None and self.training,
+        )
+        if layout.spectral and x.shape[-2] == 1 and x.shape[-1] >= _WAVEFORM_LIKE_FRAMES:
+            raise ValueError(
+                f"{type(self).__name__} got `{layout.name}` of shape {tuple(x.shape)}: one "
+                f"frequency bin and {x.shape[-1]} frames looks like a (batch, channels, time) "
+                "waveform. Mix waveforms with WaveformMixup (or WaveformCutMix), or compute "
+                "the spectrogram first."
+            )
+        b = x.shape[0]
+        if labels is not None:
+            if not isinstance(labels, Tensor):
+                raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+            check_same_device(x, labels, layout.name, "labels")
+            if labels.ndim == 0 or labels.shape[0] != b:
+                got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
+                raise ValueError(
+                    f"{layout.name} and labels have different batch sizes: {b} != {got}."
+                )
+        if lengths is not None:
+            if isinstance(lengths, Tensor):
+                check_same_device(x, lengths, layout.name, "lengths")
+            check_lengths(lengths, b, x.shape[-1])
+            if self.check_finite and self.training:
+                valid = _time_mask(lengths, x)
+                if not bool(torch.where(valid, torch.isfinite(x), True).all()):
+                    raise ValueError(
+                        f"`{layout.name}` contains NaN or Inf values in its valid region. Clean "
+                        "the input, or pass `check_finite=False` to mix it anyway."
+                    )
+
+    def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
+        if not isinstance(params, self.params_type):
+            raise TypeError(
+                f"`params` must be {self.params_type.__name__} (from `sample_params`), but got "
+                f"{type(params).__name__}."
+            )
+        if params.lam.shape != (b,) or params.perm.shape != (b,):
+            raise ValueError(
+                f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch has "
+                f"{b} samples."
+            )
+        if not self.validate:
+            return
+        # Parameters from outside (a replay, another module) get the checks mix() skips here.
+        check_lam(params.lam, b)
+        check_perm(params.perm, b)
+        if lengths is not None and params.offsets is not None:
+            lens = lengths.to(params.perm.device, torch.int64)
+            gap = (lens - lens[params.perm]).abs()
+            off = params.offsets.to(gap.device)
+            if off.shape != (b,) or bool(((off < 0) | (off > gap)).any()):
+                raise ValueError(
+                    "`params.offsets` must have shape (batch,) and lie in "
+                    "[0, |lengths - lengths[perm]|]: were the params drawn for other lengths?"
+                )
+
+    def forward(
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        lengths: Tensor | None = None,
+        *,
+        params: MixParams | None = None,
+    ):
+        """
+        Args:
+            x (Tensor): the batch, in the layout named in the class docstring.
+            labels (Tensor or None, optional): class indices (batch,) or targets
+                (batch, num_classes).
+            lengths (Tensor or None, optional): (batch,) valid lengths along the last dim.
+            params (MixParams or None, optional): parameters from :meth:`sample_params` (or a
+                previous ``last_params``) instead of a fresh draw. Without ``offsets``, clips
+                of different lengths are aligned at the start.
+
+        Returns:
+            ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given;
+            ``targets`` is ``None`` without labels. In eval mode, ``x`` and ``lengths`` are the
+            inputs themselves and the targets are unmixed.
+        """
+        self._check_inputs(x, labels, lengths)
+        if not self.training:
+            targets = None
+            if labels is not None:
+                targets = self.settings.unmixed_targets(labels, validate=self.validate)
+            return (x, targets) if lengths is None else (x, targets, lengths)
+        b = x.shape[0]
+        if params is None:
+            params = self.sample_params(b, None if lengths is None else lengths.cpu(), labels)
+        else:
+            self._check_params(params, b, lengths)
+        out, applied = self._mix_rows(x, params, lengths)
+        self.last_params = applied
+        targets = None
+        if labels is not None:
+            targets = self.settings.mixed_targets(
+                labels, applied.lam, applied.perm, validate=self.validate
+            )
+        if lengths is None:
+            return out, targets
+        return out, targets, self.output_lengths(lengths, applied)
+
+    def _mix_rows(
+        self, x: Tensor, params: MixParams, lengths: Tensor | None
+    ) -> tuple[Tensor, MixParams]:
+        """Applies ``params``; samples left unmixed come back exactly, with weight 1."""
+        b = x.shape[0]
+        # Decided on the CPU copy of the draw: no device synchronisation. A sample drawn as its
+        # own partner (always so in a batch of one) is not mixed either.
+        unmixed = ~params.applied.cpu() | (params.perm.cpu() == torch.arange(b))
+        dev = params.to(x.device)
+        if bool(unmixed.all()):
+            out, applied = x, dev  # nothing to mix: the input itself, uncopied
+        else:
+            out, applied = self.apply(x, dev, lengths)
+            if bool(unmixed.any()):
+                # Unmixed rows are the input exactly, even where the mix path is not an identity
+                # (padding cleared, dB round trip).
+                keep = unmixed.nonzero().squeeze(1).to(x.device)
+                rows = x.index_select(0, keep)
+                if out.requires_grad:
+                    out = out.index_copy(0, keep, rows)  # autograd may need `out` as it was
+                else:
+                    out.index_copy_(0, keep, rows)  # `out` is this call's own new tensor
+        if bool(unmixed.any()):
+            # Nothing of the partner is in an unmixed sample: its own weight is exactly 1.
+            lam = torch.where(unmixed.to(applied.lam.device), 1.0, applied.lam)
+            applied = dataclasses.replace(applied, lam=lam)
+        return out, applied
+
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha}, num_classes={self.num_classes}, p={self.p}, "
+            f"per_sample={self.per_sample}, label_smoothing={self.label_smoothing}, "
+            f"multilabel={self.multilabel}, placement={self.placement!r}"
+        )
+
+
+def _time_mask(lengths: Tensor, like: Tensor) -> Tensor:
+    """(batch, 1, ..., time) mask of valid frames, broadcastable to ``like``."""
+    mask = lengths_to_mask(lengths.to(like.device), like.shape[-1])
+    return mask.view(like.shape[0], *[1] * (like.ndim - 2), like.shape[-1])

@@ -1,0 +1,165 @@
+"""Between-class (BC) mixing: an A-weighted, gain-aware mixing ratio."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+
+import torch
+from torch import Tensor
+
+from ..functional._family import (
+    BCMixParams,
+    _a_weights,
+    _bc_mix,
+    _gain_db,
+    default_gain_n_fft,
+    sample_bc_params,
+)
+from ._base import WAVEFORM, Mixer
+
+__all__ = ["BCMix"]
+
+
+class BCMix(Mixer):
+    r"""Between-class (BC) mixing of waveforms (Tokozume, Ushiku and Harada, ICLR 2018).
+
+    ``r ~ U(0, 1)`` (Beta(α, α) with the default α = 1), one per sample. The clips are mixed
+    with a gain-aware weight
+
+    ``p = 1 / (1 + 10^((G1 − G2)/20) · (1 − r)/r)``,
+    ``x̃ = (p·x1 + (1 − p)·x2) / sqrt(p² + (1 − p)²)``
+
+    where ``G`` is a clip's A-weighted gain (the loudest frame's A-weighted power in dB, see
+    :func:`~audiomix.functional.a_weighted_gain`), so that the two components' perceived
+    levels stand in the ratio ``r : (1 − r)``; the label is mixed by ``r``. ``r = 0`` and
+    ``r = 1`` give one clip exactly; silent clips are floored at ``min_db``. With
+    ``lengths``, the pair is aligned by ``placement`` as in :class:`WaveformMixup`.
+
+    ``last_params`` (a :class:`~audiomix.functional.BCMixParams`) holds ``r`` in ``lam``, ``p``
+    in ``mix_weight`` and the gains.
+
+    Args:
+        sample_rate (int): in Hz, for the A-weighting.
+        alpha (float, optional): Beta concentration of ``r``. (Default: ``1.0``, uniform)
+        reject_same_class (bool, optional): re-draw partners of the same class (the paper
+            mixes two different classes); needs labels, which are read on the host. Samples
+            with no other class in the batch stay unmixed. (Default: ``False``)
+        per_sample (bool, optional): one ``r`` per sample. (Default: ``True``)
+        n_fft (int or None, optional): gain frame length. (Default: the power of two nearest
+            100 ms: 2048 at 16 kHz)
+        min_db (float, optional): gain floor in dB. (Default: ``-80.0``)
+        num_classes, p, label_smoothing, multilabel, union, placement, generator,
+            per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+
+    Example:
+        >>> bc = BCMix(sample_rate=16000, num_classes=10, reject_same_class=True, generator=0)
+        >>> x, targets = bc(torch.randn(8, 16000), torch.arange(8) % 10)
+        >>> bc.last_params.mix_weight.shape
+        torch.Size([8])
+    """
+
+    layout = WAVEFORM
+    params_type = BCMixParams
+
+    def __init__(
+        self,
+        sample_rate: int,
+        alpha: float = 1.0,
+        num_classes: int | None = None,
+        *,
+        reject_same_class: bool = False,
+        per_sample: bool = True,
+        n_fft: int | None = None,
+        min_db: float = -80.0,
+        p: float = 1.0,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        placement: str = "start",
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        check_finite: bool = True,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            num_classes=num_classes,
+            p=p,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+            placement=placement,
+            generator=generator,
+            per_rank=per_rank,
+            check_finite=check_finite,
+            validate=validate,
+        )
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+            raise TypeError(f"`sample_rate` must be a number, but got {type(sample_rate).__name__}.")
+        if not (math.isfinite(sample_rate) and sample_rate > 0):
+            raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
+        n_fft = default_gain_n_fft(sample_rate) if n_fft is None else n_fft
+        if isinstance(n_fft, bool) or not isinstance(n_fft, int) or n_fft < 2:
+            raise ValueError(f"`n_fft` must be an int >= 2, but got {n_fft!r}.")
+        if not math.isfinite(min_db):
+            raise ValueError(f"`min_db` must be finite, but got {min_db}.")
+        self.sample_rate = sample_rate
+        self.n_fft = n_fft
+        self.min_db = float(min_db)
+        self.reject_same_class = bool(reject_same_class)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.register_buffer("a_weights", _a_weights(sample_rate, n_fft), persistent=False)
+
+    def sample_params(
+        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+    ) -> BCMixParams:
+        """Draws ``r``, partners (re-drawn across classes if asked) and offsets.
+
+        Returns:
+            BCMixParams: on the CPU.
+        """
+        if self.reject_same_class and labels is None:
+            raise ValueError(
+                "`reject_same_class=True` needs `labels` to tell the classes apart."
+            )
+        return sample_bc_params(
+            batch_size,
+            alpha=self.alpha,
+            p=self.p,
+            per_sample=self.per_sample,
+            lengths=lengths,
+            placement=self.placement,
+            labels=labels if self.reject_same_class else None,
+            multilabel=self.multilabel,
+            generator=self._stream.get(),
+        )
+
+    def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """A-weighted gains (batch,) in dB with this module's settings."""
+        return _gain_db(
+            waveform, lengths, window=self.window, weights=self.a_weights, min_db=self.min_db
+        )
+
+    def apply(
+        self, x: Tensor, params: BCMixParams, lengths: Tensor | None = None
+    ) -> tuple[Tensor, BCMixParams]:
+        gains = self.gain_db(x, lengths)
+        out, p = _bc_mix(
+            x,
+            params.lam,
+            params.perm,
+            gain_db=gains,
+            lengths=lengths,
+            offsets=params.offsets,
+            validate=False,
+        )
+        return out, dataclasses.replace(params, mix_weight=p, gain_db=gains)
+
+    def extra_repr(self) -> str:
+        return (
+            f"sample_rate={self.sample_rate}, {super().extra_repr()}, n_fft={self.n_fft}, "
+            f"reject_same_class={self.reject_same_class}"
+        )

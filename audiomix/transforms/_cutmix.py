@@ -1,0 +1,206 @@
+"""CutMix for audio: paste a time segment (waveforms) or a time/frequency box (spectrograms)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from .._validation import check_choice
+from ..functional._family import CUT_MODES, CutMixParams, _cutmix, check_fade, sample_cutmix_params
+from ..functional._sampling import MixParams
+from ._base import SPECGRAM, WAVEFORM, Mixer
+
+__all__ = ["SpectrogramCutMix", "WaveformCutMix"]
+
+
+class _CutMix(Mixer):
+    """CutMix's shared steps: the draw (box centres), the paste, the kept-area weight."""
+
+    params_type = CutMixParams
+    mode = "time"
+    fade = 0
+
+    def sample_params(
+        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+    ) -> CutMixParams:
+        """Draws λ, partners, offsets (with ``lengths``) and box centres; ``labels`` unused.
+
+        Returns:
+            CutMixParams: on the CPU; ``lam`` is the Beta draw.
+        """
+        return sample_cutmix_params(
+            batch_size,
+            alpha=self.alpha,
+            p=self.p,
+            per_sample=self.per_sample,
+            lengths=lengths,
+            placement=self.placement,
+            generator=self._stream.get(),
+        )
+
+    def apply(
+        self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None
+    ) -> tuple[Tensor, CutMixParams]:
+        drawn = params.lam if params.lam_drawn is None else params.lam_drawn
+        out, boxes = _cutmix(
+            x,
+            drawn,
+            params.perm,
+            params.time_center,
+            params.freq_center,
+            mode=self.mode,
+            lengths=lengths,
+            offsets=params.offsets,
+            validate=False,
+            fade=self.fade,
+        )
+        kept = torch.where(params.applied, boxes.kept, torch.ones_like(boxes.kept))
+        resolved = dataclasses.replace(
+            params,
+            lam=kept,
+            lam_drawn=drawn,
+            time_start=boxes.time_start,
+            time_end=boxes.time_end,
+            freq_start=boxes.freq_start,
+            freq_end=boxes.freq_end,
+        )
+        return out, resolved
+
+    def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
+        return lengths  # the partner is pasted inside the sample's own valid region
+
+
+class SpectrogramCutMix(_CutMix):
+    r"""CutMix on spectrograms: paste a time band, a frequency band or a box of the partner.
+
+    λ ~ Beta(α, α) sets the cut: ``1 − λ`` of the frames (``mode="time"``) or of the bins
+    (``mode="freq"``), or ``sqrt(1 − λ)`` of each side of a time-frequency box
+    (``mode="box"``), centred at a uniformly drawn position. The cut is clipped to where both
+    clips have content: with ``lengths`` (in frames) the shorter clip of each pair is placed
+    by ``placement`` inside the longer one as in :class:`WaveformMixup`, and only the overlap
+    of the two valid regions can be pasted, so padding never is. Each output keeps the
+    sample's own length.
+
+    The targets are weighted by the area actually pasted, not by the drawn λ:
+    ``lam_i = 1 − box_area_i / (n_mels · lengths_i)``. ``last_params`` (a
+    :class:`~audiomix.functional.CutMixParams`) holds that weight in ``lam``, the draw in
+    ``lam_drawn`` and the boxes. Values are copied, never combined, so the spectrogram's scale
+    (dB, power) does not matter. Masks are built by broadcasting; nothing loops over the batch.
+
+    Args:
+        mode (str, optional): ``"time"``, ``"freq"`` or ``"box"``. (Default: ``"box"``)
+        alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``, as in CutMix)
+        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
+            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+
+    Example:
+        >>> cutmix = SpectrogramCutMix(mode="box", num_classes=10, generator=0)
+        >>> specgram, targets = cutmix(torch.randn(8, 64, 101), torch.randint(10, (8,)))
+        >>> specgram.shape, targets.shape
+        (torch.Size([8, 64, 101]), torch.Size([8, 10]))
+    """
+
+    layout = SPECGRAM
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        num_classes: int | None = None,
+        *,
+        mode: str = "box",
+        p: float = 1.0,
+        per_sample: bool = False,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        placement: str = "start",
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        check_finite: bool = True,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            num_classes=num_classes,
+            p=p,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+            placement=placement,
+            generator=generator,
+            per_rank=per_rank,
+            check_finite=check_finite,
+            validate=validate,
+        )
+        self.mode = check_choice(mode, "mode", CUT_MODES)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, {super().extra_repr()}"
+
+
+class WaveformCutMix(_CutMix):
+    r"""CutMix on waveforms: replace a time segment with the partner's.
+
+    The segment covers ``1 − λ`` of the sample's valid length (a 1-D cut uses λ, not √λ),
+    λ ~ Beta(α, α), centred uniformly and clipped to where the partner has content (see
+    :class:`SpectrogramCutMix` for lengths and placement). Targets are weighted by the fraction
+    of valid samples actually kept. A hard cut puts a step into the waveform where the partner
+    starts and ends, which can click; ``fade`` cross-fades over that many samples inside each
+    edge instead, and the target weight then counts blended samples by their weights.
+
+    Args:
+        alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``)
+        fade (int, optional): linear cross-fade length in samples at each edge of the cut,
+            e.g. 80 = 5 ms at 16 kHz. (Default: ``0``, a hard cut)
+        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
+            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+
+    Example:
+        >>> cutmix = WaveformCutMix(fade=80, num_classes=10, generator=0)
+        >>> x, targets, lengths = cutmix(torch.randn(4, 16000), torch.arange(4),
+        ...                              torch.tensor([16000, 8000, 12000, 16000]))
+        >>> lengths.tolist()
+        [16000, 8000, 12000, 16000]
+    """
+
+    layout = WAVEFORM
+    mode = "time"
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        num_classes: int | None = None,
+        *,
+        fade: int = 0,
+        p: float = 1.0,
+        per_sample: bool = False,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        placement: str = "start",
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        check_finite: bool = True,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            num_classes=num_classes,
+            p=p,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+            placement=placement,
+            generator=generator,
+            per_rank=per_rank,
+            check_finite=check_finite,
+            validate=validate,
+        )
+        self.fade = check_fade(fade)
+
+    def extra_repr(self) -> str:
+        return f"fade={self.fade}, {super().extra_repr()}"

@@ -1,0 +1,112 @@
+"""SNR-aware mixing: add each sample's partner at an SNR drawn in dB."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from ..functional._family import SNRMixParams, _snr_mix, check_snr_range, sample_snr_params
+from ._base import ANY_AUDIO, Mixer
+
+__all__ = ["SNRMix"]
+
+
+class SNRMix(Mixer):
+    r"""Add each sample's partner at an SNR drawn uniformly in dB.
+
+    ``x̃_i = x_i + g_i·x_j`` with ``g_i`` chosen so that the sample's mean power over its valid
+    samples is ``snr_i`` dB above the scaled partner's (exact, not approximate). The sample
+    keeps its own level; the output is valid over the longer clip of the pair, aligned by
+    ``placement`` as in :class:`WaveformMixup`.
+
+    Target weight of the sample itself: its share of the energy,
+    ``lam_i = P_i / (P_i + g_i²·P_j) = 1 / (1 + 10^(−snr_i/10))`` (0.5 at 0 dB, 0.91 at
+    10 dB), or, for multi-hot targets with ``union=True``, the union of both label sets (as
+    torch-audiomentations' ``Mix`` does). A silent sample or partner gets nothing added and
+    keeps its label. Works on waveforms and on power spectrograms (anything additive in
+    amplitude), not on dB values.
+
+    Args:
+        snr_db (tuple of float or float, optional): ``(low, high)`` range in dB, or one fixed
+            value. (Default: ``(0.0, 5.0)``)
+        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
+            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`
+            (``per_sample`` draws one SNR per sample).
+
+    Example:
+        >>> snrmix = SNRMix(snr_db=(0.0, 10.0), num_classes=10, generator=0)
+        >>> x, targets = snrmix(torch.randn(8, 16000), torch.randint(10, (8,)))
+        >>> snrmix.last_params.snr_db.shape
+        torch.Size([8])
+    """
+
+    layout = ANY_AUDIO
+    params_type = SNRMixParams
+
+    def __init__(
+        self,
+        snr_db: tuple[float, float] | float = (0.0, 5.0),
+        num_classes: int | None = None,
+        *,
+        p: float = 1.0,
+        per_sample: bool = False,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        placement: str = "start",
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        check_finite: bool = True,
+        validate: bool = True,
+    ) -> None:
+        # SNRs replace λ: alpha is unused (1.0 keeps the shared settings valid).
+        super().__init__(
+            alpha=1.0,
+            num_classes=num_classes,
+            p=p,
+            per_sample=per_sample,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+            placement=placement,
+            generator=generator,
+            per_rank=per_rank,
+            check_finite=check_finite,
+            validate=validate,
+        )
+        self.snr_db = check_snr_range(snr_db)
+
+    def sample_params(
+        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+    ) -> SNRMixParams:
+        """Draws partners, offsets (with ``lengths``) and SNRs; ``labels`` unused.
+
+        Returns:
+            SNRMixParams: on the CPU.
+        """
+        return sample_snr_params(
+            batch_size,
+            snr_db=self.snr_db,
+            p=self.p,
+            per_sample=self.per_sample,
+            lengths=lengths,
+            placement=self.placement,
+            generator=self._stream.get(),
+        )
+
+    def apply(
+        self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
+    ) -> tuple[Tensor, SNRMixParams]:
+        out, kept, gain = _snr_mix(
+            x, params.snr_db, params.perm, lengths=lengths, offsets=params.offsets, validate=False
+        )
+        kept = torch.where(params.applied, kept, torch.ones_like(kept))
+        return out, dataclasses.replace(params, lam=kept, gain=gain)
+
+    def extra_repr(self) -> str:
+        return (
+            f"snr_db={self.snr_db}, num_classes={self.num_classes}, p={self.p}, "
+            f"per_sample={self.per_sample}, multilabel={self.multilabel}, union={self.union}"
+        )
