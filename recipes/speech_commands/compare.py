@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from . import train as T
+from .common import log, parse_set, progress
 
 __all__ = ["METHOD_PRESETS", "aggregate", "main", "run_comparison", "write_results"]
 
@@ -153,11 +154,11 @@ def run_comparison(
     tasks = _task_configs(base, out, methods, noises, seeds, threads)
     pending = [t for t in tasks if not _is_done(t[4])]
     if not quiet:
-        T._log(
+        log(
             f"{len(tasks)} runs ({len(tasks) - len(pending)} already done), {jobs} job(s) x "
             f"{threads} thread(s) -> {out}"
         )
-    bar = T._progress(len(pending), "runs", disable=quiet)
+    bar = progress(len(pending), "runs", disable=quiet)
     failures: list[str] = []
 
     def report(name: str, result: dict[str, Any]) -> None:
@@ -347,7 +348,7 @@ def write_results(
             _mixed_examples(root, base, out / "mixed_examples.png")
             figures.append(("mixed_examples.png", "Two test clips of different lengths mixed at several λ: waveform mixup (top) vs spectrogram mixup in the power domain (bottom); silence padding and centred placement visible"))
         except Exception as err:  # a figure must not lose the table
-            T._log(f"warning: mixed-examples figure failed: {err}")
+            log(f"warning: mixed-examples figure failed: {err}")
     m0 = runs[0]["metrics"] if runs else {}
     seeds = sorted({r["seed"] for r in runs})
     lines = [
@@ -477,10 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = []
     for item in args.sets:
-        if "=" not in item:
-            build_parser().error(f"--set expects KEY=VALUE, but got {item!r}")
-        key, value = item.split("=", 1)
-        overrides.append((key, T._parse_value(value)))
+        try:
+            overrides.append(parse_set(item))
+        except ValueError as err:
+            build_parser().error(str(err))
     if args.data_dir is not None:
         overrides.append(("data.dir", args.data_dir))
     try:
@@ -520,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = timing.get("command", command)
     path = write_results(out, runs, base, timing, command.strip(), root=root)
     if not args.quiet:
-        T._log(f"wrote {path}" + (f" ({timing['wall_seconds']:.0f} s)" if timing else ""))
+        log(f"wrote {path}" + (f" ({timing['wall_seconds']:.0f} s)" if timing else ""))
         print(path.read_text().split("## Results")[1].split("##")[0] if "## Results" in path.read_text() else "")
     return 0
 

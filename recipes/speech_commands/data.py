@@ -46,6 +46,8 @@ import torchaudio.functional as AF
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from .common import BACKGROUND_NOISE_DIR, KEYWORDS
+
 __all__ = [
     "BACKGROUND_NOISE_DIR",
     "KEYWORDS",
@@ -67,11 +69,8 @@ __all__ = [
     "which_set",
 ]
 
-KEYWORDS: tuple[str, ...] = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-"""The ten keywords of the 12-class task, in the TensorFlow reference's order."""
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
-BACKGROUND_NOISE_DIR = "_background_noise_"
 SPLITS: tuple[str, ...] = ("training", "validation", "testing")
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 """Constant of the official split rule (the dataset README's ``which_set``)."""

@@ -52,6 +52,12 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 import audiomix
 
+from .common import atomic_torch_save as _atomic_torch_save
+from .common import atomic_write as _atomic_write
+from .common import atomic_write_text as _atomic_text
+from .common import derive_seed, parse_set, parse_value
+from .common import log as _log
+from .common import progress as _progress
 from .data import BackgroundNoise, RandomTimeShift, SpeechCommands, corrupt_labels
 from .metrics import classification_metrics, fit_temperature
 from .model import FrontEnd, KWSNet, count_parameters
@@ -108,13 +114,6 @@ def _get_dotted(tree: dict[str, Any], key: str) -> Any:
     for part in key.split("."):
         node = node[part]
     return node
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
 
 
 def _check_type(key: str, default: Any, value: Any) -> Any:
@@ -262,12 +261,6 @@ def available_mixers() -> dict[str, tuple[type, str]]:
             stage = "spectrogram" if cls_name.startswith("Spectrogram") else "waveform"
             found[_snake(cls_name)] = (cls, stage)
     return found
-
-
-def derive_seed(*keys: Any) -> int:
-    """A 63-bit seed from any keys (a hash, so related keys give unrelated streams)."""
-    digest = hashlib.sha256(repr(keys).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 def _accepted_kwargs(cls: type) -> set[str] | None:
@@ -877,26 +870,6 @@ class Trainer:
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    _atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-
-
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     fields: list[str] = []
     for row in rows:
@@ -926,29 +899,6 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
             f"{100 * row['train_accuracy_clean']:.1f}%"
         )
     return line + f"  ({row['seconds']:.1f} s)"
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, desc: str, *, disable: bool) -> Any:
-    if disable:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1012,12 +962,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, d
                 parser.error(f"argument {token} expects a value")
             value = rest[i + 1]
             i += 2
-        overrides.append((key, _parse_value(value)))
+        overrides.append((key, parse_value(value)))
     for item in args.sets:
-        if "=" not in item:
-            parser.error(f"--set expects KEY=VALUE, but got {item!r}")
-        key, value = item.split("=", 1)
-        overrides.append((key, _parse_value(value)))
+        try:
+            overrides.append(parse_set(item))
+        except ValueError as err:
+            parser.error(str(err))
     for flag, key in (
         ("run_dir", "run_dir"),
         ("data_dir", "data.dir"),
