@@ -245,9 +245,10 @@ _COLUMNS = (
 )
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample std; the std is None for one value (a spread needs two seeds)."""
     mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    std = statistics.stdev(values) if len(values) > 1 else None
     return mean, std
 
 
@@ -268,8 +269,9 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(ms: tuple[float, float], digits: int) -> str:
-    return f"{ms[0]:.{digits}f} ± {ms[1]:.{digits}f}"
+def _fmt(ms: tuple[float, float | None], digits: int, *, sign: bool = False) -> str:
+    mean = f"{ms[0]:+.{digits}f}" if sign else f"{ms[0]:.{digits}f}"
+    return mean if ms[1] is None else f"{mean} ± {ms[1]:.{digits}f}"
 
 
 def results_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -282,21 +284,52 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _conditions(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``(name, label)`` of the shift conditions every run was evaluated under, in order."""
+    if not runs:
+        return []
+    first = runs[0]["metrics"].get("robustness") or {}
+    return [
+        (name, entry["label"])
+        for name, entry in first.items()
+        if all(name in (r["metrics"].get("robustness") or {}) for r in runs)
+    ]
+
+
+def _test_set(m: dict[str, Any], condition: str | None) -> dict[str, Any]:
+    return m["test"] if condition is None else m["robustness"][condition]
+
+
+def robustness_tables(runs: Sequence[dict[str, Any]]) -> str:
+    """Accuracy and ECE on the clean and the shifted test copies, mean ± std over seeds."""
+    conds = _conditions(runs)
+    if not conds:
+        return ""
+    out = []
+    for title, key, scale, digits in (("accuracy (%)", "accuracy", 100.0, 1), ("ECE", "ece", 1.0, 3)):
+        header = ["label noise", "method", "clean", *[label for _, label in conds]]
+        lines = [f"Test {title}:", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row in aggregate(runs):
+            sel = [r for r in runs if r["label"] == row["method"] and r["noise"] == row["noise"]]
+            cells = [f"{row['noise']:.0%}", row["method"]]
+            for name in [None, *[n for n, _ in conds]]:
+                values = [scale * _test_set(r["metrics"], name)[key] for r in sel]
+                cells.append(_fmt(_mean_std(values), digits))
+            lines.append("| " + " | ".join(cells) + " |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def delta_table(runs: Sequence[dict[str, Any]]) -> str:
     """Change of each method against ``none`` at the same noise rate, paired by seed (the same
     seed means the same initialisation, data order and noisy labels, and every run sees the
-    same test clips), as mean ± std over seeds of the per-seed differences."""
+    same test clips and the same shifted copies), as mean ± std over seeds of the per-seed
+    differences: one line for the clean test split and one per shift condition."""
     lines = [
-        "| label noise | method | Δ accuracy (points) | Δ NLL | Δ ECE | Δ NLL, T-scaled | Δ ECE, T-scaled | seeds better in accuracy |",
-        "|---|---|---|---|---|---|---|---|",
+        "| label noise | method | test set | Δ accuracy (points) | Δ NLL | Δ ECE | Δ NLL, T-scaled | Δ ECE, T-scaled | seeds better in accuracy |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = {
-        "acc": lambda m: 100 * m["test"]["accuracy"],
-        "nll": lambda m: m["test"]["nll"],
-        "ece": lambda m: m["test"]["ece"],
-        "nll_ts": lambda m: m["test"]["nll_ts"],
-        "ece_ts": lambda m: m["test"]["ece_ts"],
-    }
+    conds: list[tuple[str | None, str]] = [(None, "clean"), *_conditions(runs)]
     base = {(r["noise"], r["seed"]): r["metrics"] for r in runs if r["label"] == "none"}
     seen: list[tuple[float, str]] = []
     for r in sorted(runs, key=lambda r: r["noise"]):
@@ -310,13 +343,23 @@ def delta_table(runs: Sequence[dict[str, Any]]) -> str:
         ]
         if not pairs:
             continue
-        cells = []
-        for key, digits in (("acc", 1), ("nll", 3), ("ece", 3), ("nll_ts", 3), ("ece_ts", 3)):
-            diffs = [keys[key](m) - keys[key](b) for m, b in pairs]
-            mean, std = _mean_std(diffs)
-            cells.append(f"{mean:+.{digits}f} ± {std:.{digits}f}")
-        better = sum(keys["acc"](m) > keys["acc"](b) for m, b in pairs)
-        lines.append(f"| {noise:.0%} | {label} | " + " | ".join(cells) + f" | {better} of {len(pairs)} |")
+        for name, test_set in conds:
+            cells = []
+            for key, scale, digits in (
+                ("accuracy", 100.0, 1), ("nll", 1.0, 3), ("ece", 1.0, 3), ("nll_ts", 1.0, 3),
+                ("ece_ts", 1.0, 3),
+            ):
+                diffs = [
+                    scale * (_test_set(m, name)[key] - _test_set(b, name)[key]) for m, b in pairs
+                ]
+                cells.append(_fmt(_mean_std(diffs), digits, sign=True))
+            better = sum(
+                _test_set(m, name)["accuracy"] > _test_set(b, name)["accuracy"] for m, b in pairs
+            )
+            lines.append(
+                f"| {noise:.0%} | {label} | {test_set} | " + " | ".join(cells)
+                + f" | {better} of {len(pairs)} |"
+            )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -343,6 +386,9 @@ def write_results(
         figures.append(("reliability.png", "Reliability diagrams on the test split (seeds pooled): bars before, black steps after temperature scaling"))
         plots.plot_confusion(runs, out / "confusion.png")
         figures.append(("confusion.png", "Test confusion matrices at 0 % label noise (seeds summed, rows normalised, %)"))
+        if _conditions(runs):
+            plots.plot_robustness(runs, out / "robustness.png")
+            figures.append(("robustness.png", "Accuracy and ECE on the test split with test-only noise added, against the SNR, per method (mean ± std over seeds where there are several)"))
     if root is not None:
         try:
             _mixed_examples(root, base, out / "mixed_examples.png")
@@ -351,6 +397,7 @@ def write_results(
             log(f"warning: mixed-examples figure failed: {err}")
     m0 = runs[0]["metrics"] if runs else {}
     seeds = sorted({r["seed"] for r in runs})
+    applied = _applied(runs)
     lines = [
         "# Keyword spotting with and without mixup",
         "",
@@ -358,43 +405,29 @@ def write_results(
         "",
     ]
     if m0:
-        sizes = m0["sizes"]
-        lines += [
-            f"- data: `{Path(str(runs[0]['info'].get('dataset', '?'))).name}` "
-            f"({'built-in synthetic' if base['data']['dir'] is None and not base['data']['download'] else 'Speech Commands'}), "
-            f"task {base['data']['task']}, {len(m0['class_names'])} classes; train {sizes['train']}, "
-            f"validation {sizes['validation']}, test {sizes['test']} clips (speakers disjoint)",
-            f"- model: `{base['model']['arch']}` width {base['model']['width']} "
-            f"({m0['num_parameters']:,} parameters), {base['train']['epochs']} epochs, batch "
-            f"{base['train']['batch_size']}, {base['train']['optimizer']} lr {base['train']['lr']}, "
-            f"{base['train']['scheduler']}",
-            f"- mixup: α = {base['mixup']['alpha']}, p = {base['mixup']['p']}, "
-            f"{'per-sample' if base['mixup']['per_sample'] else 'per-batch'} λ; spectrogram "
-            f"mixing in the {base['mixup']['spec_domain']} domain (`spectrogram-db`: linear in "
-            f"dB); `+rms`: every clip scaled to {base['mixup']['target_db']} dB RMS before mixing",
-            f"- augmentation for all methods: time shift ±{base['augment']['time_shift_ms']:g} ms, "
-            f"background noise p = {base['augment']['noise_prob']} at "
-            f"{base['augment']['noise_snr_db'][0]:g}-{base['augment']['noise_snr_db'][1]:g} dB SNR"
-            f"{', SpecAugment' if base['augment']['specaugment'] else ''}",
-            f"- label noise: symmetric (a share of training labels moved to another class), fixed "
-            f"seed; validation and test labels are clean; seeds {seeds}",
-            "- metrics on the test split: ECE with 15 bins (torchmetrics); T-scaled: after "
-            "temperature scaling fitted on the validation split; train acc: all training clips "
-            "without augmentation, against the labels used in training (noisy) and the true ones",
-        ]
+        lines += _setup_lines(runs, base, applied, seeds)
     if timing:
-        lines += [
-            f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
-            f"{timing['jobs']} job(s) x {timing['threads']} thread(s)",
-            f"- wall time of this invocation: {timing['wall_seconds'] / 60:.1f} min "
-            f"({timing['ran']} of {timing['total_runs']} runs trained, data preparation "
-            f"{timing['data_seconds']:.0f} s); mean wall time per run "
-            f"{statistics.fmean([r['seconds'] for r in rows]) if rows else 0:.0f} s",
-        ]
-    lines += ["", "## Results (mean ± std over seeds)", "", results_table(rows), ""]
+        lines += _timing_lines(runs, rows, timing)
+    spread = "mean ± std over seeds" if len(seeds) > 1 else "one seed: no spread"
+    lines += ["", f"## Results ({spread})", "", results_table(rows), ""]
     delta = delta_table(runs)
     if delta:
-        lines += ["## Change against no mixup (paired by seed: mean ± std of the differences)", "", delta, ""]
+        how = ": mean ± std of the differences" if len(seeds) > 1 else "; one seed: no spread"
+        lines += [f"## Change against no mixup (paired by seed{how})", "", delta, ""]
+    robust = robustness_tables(runs)
+    if robust:
+        noise = (applied.get("robustness") or {}).get("noise")
+        lines += [
+            f"## Accuracy under shift ({spread})",
+            "",
+            "The test split evaluated again after training, shifted (evaluation only; the same "
+            "shifted clips for every run)"
+            + (f"; added noise: {noise}" if noise else "")
+            + ".",
+            "",
+            robust,
+            "",
+        ]
     if figures:
         lines += ["## Figures", ""]
         for name, caption in figures:
@@ -404,10 +437,107 @@ def write_results(
     summary = {
         "command": command,
         "timing": timing,
+        "applied": applied,
         "rows": [{**r, **{k: list(v) for k, v in r.items() if isinstance(v, tuple)}} for r in rows],
+        "robustness": _robustness_rows(runs),
     }
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def _applied(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What the runs applied (``run_info.json``), without the per-method parts."""
+    for r in runs:
+        applied = r["info"].get("applied")
+        if applied:
+            return {k: v for k, v in applied.items() if k not in ("mixup", "label_noise")}
+    return {}
+
+
+def _setup_lines(
+    runs: Sequence[dict[str, Any]], base: dict[str, Any], applied: dict[str, Any], seeds: list[int]
+) -> list[str]:
+    """The report's description of the runs: data, splits and augmentations as applied."""
+    m0 = runs[0]["metrics"]
+    sizes = m0["sizes"]
+    data = applied.get("data", {})
+    augment = applied.get("augment", {})
+    source = (
+        "built-in synthetic"
+        if base["data"]["dir"] is None and not base["data"]["download"]
+        else "Speech Commands layout"
+    )
+    classes = data.get("classes", m0["class_names"])
+    missing = data.get("keywords_missing") or []
+    split_rule = (applied.get("splits") or {}).get("rule", "?")
+    lines = [
+        f"- data: `{Path(str(runs[0]['info'].get('dataset', '?'))).name}` ({source}), task "
+        f"{base['data']['task']}, {len(classes)} classes ({', '.join(classes)})"
+        + (f"; keywords without a word folder, left out: {', '.join(missing)}" if missing else ""),
+        f"- `_silence_`: {data.get('silence', '?')}; `_unknown_`: {data.get('unknown', '?')}",
+        f"- splits by {split_rule}: train {sizes['train']}, validation {sizes['validation']}, "
+        f"test {sizes['test']} clips",
+        f"- model: `{base['model']['arch']}` width {base['model']['width']} "
+        f"({m0['num_parameters']:,} parameters), {base['train']['epochs']} epochs, batch "
+        f"{base['train']['batch_size']}, {base['train']['optimizer']} lr {base['train']['lr']}, "
+        f"{base['train']['scheduler']}",
+        f"- mixup: α = {base['mixup']['alpha']}, p = {base['mixup']['p']}, "
+        f"{'per-sample' if base['mixup']['per_sample'] else 'per-batch'} λ; spectrogram "
+        f"mixing in the {base['mixup']['spec_domain']} domain (`spectrogram-db`: linear in "
+        f"dB); `+rms`: every clip scaled to {base['mixup']['target_db']} dB RMS before mixing",
+        f"- augmentation for all methods, as applied: time shift {augment.get('time_shift', '?')}; "
+        f"background noise: {augment.get('background_noise', '?')}"
+        + ("; SpecAugment" if augment.get("specaugment") else ""),
+        "- label noise: symmetric (a share of training labels moved to another class), fixed "
+        f"seed; validation and test labels are clean; seeds {seeds}",
+        "- metrics on the test split: ECE with 15 bins (torchmetrics); T-scaled: after "
+        "temperature scaling fitted on the validation split; train acc: all training clips "
+        "without augmentation, against the labels used in training (noisy) and the true ones",
+    ]
+    return lines
+
+
+def _timing_lines(
+    runs: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], timing: dict[str, Any]
+) -> list[str]:
+    infos = [r["info"] for r in runs if r["info"]]
+    cpu = infos[0].get("cpu_model", platform.processor() or platform.machine()) if infos else "?"
+    lines = [
+        f"- machine: {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
+        f"{timing['jobs']} job(s) x {timing['threads']} thread(s)",
+        f"- wall time of this invocation: {timing['wall_seconds'] / 60:.1f} min "
+        f"({timing['ran']} of {timing['total_runs']} runs trained, data preparation "
+        f"{timing['data_seconds']:.0f} s); mean wall time per run "
+        f"{statistics.fmean([r['seconds'] for r in rows]) if rows else 0:.0f} s",
+    ]
+    shares = [
+        i["robustness_seconds"] / i["wall_seconds"]
+        for i in infos
+        if "robustness_seconds" in i and i.get("wall_seconds")
+    ]
+    if shares:
+        lines.append(
+            f"- the evaluation under shift took {100 * statistics.fmean(shares):.1f} % of a run's "
+            f"wall time on average (at most {100 * max(shares):.1f} %)"
+        )
+    return lines
+
+
+def _robustness_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in aggregate(runs):
+        sel = [r for r in runs if r["label"] == row["method"] and r["noise"] == row["noise"]]
+        entry: dict[str, Any] = {"method": row["method"], "noise": row["noise"]}
+        for name, label in _conditions(runs):
+            entry[name] = {
+                "label": label,
+                **{
+                    key: list(_mean_std([r["metrics"]["robustness"][name][key] for r in sel]))
+                    for key in ("accuracy", "nll", "ece", "nll_ts", "ece_ts")
+                },
+            }
+        out.append(entry)
+    return out
 
 
 def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:

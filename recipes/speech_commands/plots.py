@@ -26,6 +26,7 @@ __all__ = [
     "plot_learning_curves",
     "plot_mixed_examples",
     "plot_reliability",
+    "plot_robustness",
     "dynamic_range_db",
     "trim_silence",
 ]
@@ -190,6 +191,43 @@ def plot_confusion(runs: Sequence[dict[str, Any]], path: str | Path, *, noise: f
         ax.set_xlabel("predicted")
         if j == 0:
             ax.set_ylabel("true")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_robustness(runs: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Test accuracy (top) and ECE (bottom) against the SNR of the test-only noise added, per
+    method, one column per label-noise rate; the clean test split is the leftmost point. Mean
+    over seeds, error bars ± std where there are at least two seeds."""
+    labels = _ordered([r["label"] for r in runs])
+    noises = sorted(_ordered([r["noise"] for r in runs]))
+    colors = _colors(labels)
+    first = runs[0]["metrics"].get("robustness") or {}
+    snr = [name for name in first if name.startswith("noise_")]
+    xticks = ["clean", *[first[name]["label"].replace(" SNR", "").replace("noise ", "") for name in snr]]
+    fig, axes = plt.subplots(2, len(noises), figsize=(4.6 * len(noises), 6.2), squeeze=False)
+    for j, noise in enumerate(noises):
+        for i, (key, scale, title) in enumerate((("accuracy", 100.0, "accuracy (%)"), ("ece", 1.0, "ECE"))):
+            ax = axes[i, j]
+            for label in labels:
+                sel = [r for r in runs if r["label"] == label and r["noise"] == noise]
+                if not sel:
+                    continue
+                values = np.array([
+                    [scale * r["metrics"]["test"][key]]
+                    + [scale * r["metrics"]["robustness"][name][key] for name in snr]
+                    for r in sel
+                ])
+                err = values.std(axis=0, ddof=1) if len(sel) > 1 else None
+                ax.errorbar(range(len(xticks)), values.mean(axis=0), yerr=err, color=colors[label],
+                            marker="o", ms=3, capsize=2, label=label)
+            ax.set_xticks(range(len(xticks)))
+            ax.set_xticklabels(xticks, fontsize=8)
+            ax.set_title(f"test {title} against the SNR of added noise, {noise:.0%} label noise", fontsize=9)
+            ax.set_ylabel(title)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -31,6 +31,7 @@ import hashlib
 import inspect
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -52,13 +53,22 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 import audiomix
 
+from . import robustness as R
 from .common import atomic_torch_save as _atomic_torch_save
 from .common import atomic_write as _atomic_write
 from .common import atomic_write_text as _atomic_text
 from .common import derive_seed, parse_set, parse_value
 from .common import log as _log
 from .common import progress as _progress
-from .data import BackgroundNoise, RandomTimeShift, SpeechCommands, corrupt_labels
+from .data import (
+    BACKGROUND_NOISE_DIR,
+    SILENCE,
+    UNKNOWN,
+    BackgroundNoise,
+    RandomTimeShift,
+    SpeechCommands,
+    corrupt_labels,
+)
 from .metrics import classification_metrics, fit_temperature
 from .model import FrontEnd, KWSNet, count_parameters
 
@@ -206,6 +216,13 @@ def _validate(cfg: dict[str, Any]) -> None:
     ):
         if _get_dotted(cfg, key) not in allowed:
             raise ValueError(f"`{key}` must be one of {allowed}, but got {_get_dotted(cfg, key)!r}.")
+    for word in cfg["data"]["keywords"]:
+        if not isinstance(word, str):
+            raise ValueError(
+                f"`data.keywords` must hold words, but got {word!r} (YAML reads yes, no, on and "
+                'off as booleans: quote them, e.g. --set \'data.keywords=["yes", "no"]\').'
+            )
+    R.conditions(cfg["robustness"])  # raises on a bad robustness setting
 
 
 def config_digest(cfg: dict[str, Any]) -> str:
@@ -473,11 +490,26 @@ def _load_split_sets(
         strict=d["strict"],
     )
     if str(d["task"]) == "12":
-        kwargs.update(silence_ratio=d["silence_ratio"], unknown_ratio=d["unknown_ratio"])
-    train, val, test = (SpeechCommands(root, s, **kwargs) for s in ("training", "validation", "testing"))
+        kwargs.update(
+            keywords=d["keywords"], silence_ratio=d["silence_ratio"], unknown_ratio=d["unknown_ratio"]
+        )
+    with warnings.catch_warnings():
+        # Missing keywords: the same warning three times (once per split) says nothing more.
+        warnings.filterwarnings("ignore", message=".*keyword.*have no word folder")
+        val, test = (SpeechCommands(root, s, **kwargs) for s in ("validation", "testing"))
+    train = SpeechCommands(root, "training", **kwargs)
     for name, ds in (("training", train), ("validation", val), ("testing", test)):
         if len(ds) == 0:
             raise ValueError(f"the {name} split of {str(root)!r} is empty.")
+    counts = torch.bincount(train.labels, minlength=train.num_classes).tolist()
+    empty = [name for name, n in zip(train.class_names, counts, strict=True) if n == 0]
+    if empty:
+        raise ValueError(
+            f"class(es) {empty} have no clips in the training split of {str(root)!r} (split by "
+            f"{train.split_rule}); a class without training clips cannot be learnt: give it "
+            "training clips, or leave it out (data.keywords, or data.silence_ratio=0 for "
+            f"_silence_). Training clips per class: {dict(zip(train.class_names, counts, strict=True))}."
+        )
     return train, val, test
 
 
@@ -534,6 +566,7 @@ class Trainer:
         shift = int(round(acfg["time_shift_ms"] * sr / 1000))
         self.shift = RandomTimeShift(shift, generator=self.g_shift) if shift > 0 else None
         self.noise = None
+        self.noise_off_reason = "augment.noise_prob = 0"
         if acfg["noise_prob"] > 0:
             try:
                 self.noise = BackgroundNoise.from_folder(
@@ -545,6 +578,7 @@ class Trainer:
                     generator=self.g_noise,
                 )
             except ValueError as err:
+                self.noise_off_reason = f"the dataset has no readable `{BACKGROUND_NOISE_DIR}`"
                 warnings.warn(f"no background-noise augmentation: {err}", UserWarning, stacklevel=2)
         self.specaugment = None
         if acfg["specaugment"]:
@@ -606,6 +640,13 @@ class Trainer:
         self.train_subset = sorted(torch.randperm(len(splits.train), generator=g)[:n_sub].tolist())
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        # Log-mels of evaluation sets that do not change during a run (validation split, the
+        # training subset), computed once; and the last validation pass, which the final
+        # metrics would otherwise repeat with the same model.
+        self._features_cache: dict[str, list[tuple[Tensor, Tensor]]] = {}
+        self._last_val: tuple[int, dict[str, Any], Tensor, Tensor] | None = None
+        self.timing: dict[str, float] = {}
+        self._shift_noise: str | None = None  # what the evaluation under shift added
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -738,24 +779,51 @@ class Trainer:
 
     # -- evaluation ----------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def predict(self, ds: SpeechCommands, indices: Sequence[int] | None = None) -> tuple[Tensor, Tensor]:
-        """Logits and item indices over ``indices`` (default: all), gathered from every rank,
-        in index order. No augmentation, eval mode."""
-        self.model.eval()
-        wanted = list(range(len(ds))) if indices is None else list(indices)
-        mine = [wanted[i] for i in _eval_indices(len(wanted), self.d)]
-        loader = DataLoader(
-            torch.utils.data.Subset(_Indexed(ds), mine),
+    def _eval_loader(self, ds: SpeechCommands, items: Sequence[int]) -> DataLoader:
+        return DataLoader(
+            torch.utils.data.Subset(_Indexed(ds), list(items)),
             batch_size=self.cfg["eval"]["batch_size"],
             shuffle=False,
             collate_fn=_collate,
             num_workers=self.cfg["data"]["num_workers"],
         )
+
+    @torch.no_grad()
+    def _features(
+        self, ds: SpeechCommands, mine: Sequence[int], cache_key: str | None
+    ) -> list[tuple[Tensor, Tensor]]:
+        """``(log-mel, item index)`` batches of ``mine``, kept under ``cache_key`` if given."""
+        if cache_key is not None and cache_key in self._features_cache:
+            return self._features_cache[cache_key]
+        batches = [
+            (self.frontend(x.to(self.device)), idx.to(self.device))
+            for x, _, idx in self._eval_loader(ds, mine)
+        ]
+        if cache_key is not None:
+            self._features_cache[cache_key] = batches
+        return batches
+
+    @torch.no_grad()
+    def predict(
+        self,
+        ds: SpeechCommands,
+        indices: Sequence[int] | None = None,
+        *,
+        cache_key: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Logits and item indices over ``indices`` (default: all), gathered from every rank,
+        in index order. No augmentation, eval mode. With ``cache_key``, the log-mels are
+        computed on the first call and reused (for sets evaluated every epoch)."""
+        self.model.eval()
+        wanted = list(range(len(ds))) if indices is None else list(indices)
+        mine = [wanted[i] for i in _eval_indices(len(wanted), self.d)]
         outs, idxs = [], []
-        for x, _, idx in loader:
-            outs.append(self.net(self.frontend(x.to(self.device))).float())
-            idxs.append(idx.to(self.device))
+        for spec, idx in self._features(ds, mine, cache_key):
+            outs.append(self.net(spec).float())
+            idxs.append(idx)
+        return self._gathered(outs, idxs)
+
+    def _gathered(self, outs: list[Tensor], idxs: list[Tensor]) -> tuple[Tensor, Tensor]:
         n_cls = self.splits.num_classes
         logits = torch.cat(outs) if outs else torch.zeros((0, n_cls), device=self.device)
         index = torch.cat(idxs) if idxs else torch.zeros((0,), dtype=torch.long, device=self.device)
@@ -763,21 +831,25 @@ class Trainer:
         order = torch.argsort(index)
         return logits[order], index[order]
 
-    def evaluate(self, ds: SpeechCommands, *, detail: bool = False) -> tuple[dict[str, Any], Tensor, Tensor]:
-        logits, index = self.predict(ds)
+    def evaluate(
+        self, ds: SpeechCommands, *, detail: bool = False, cache_key: str | None = None
+    ) -> tuple[dict[str, Any], Tensor, Tensor]:
+        logits, index = self.predict(ds, cache_key=cache_key)
         labels = ds.labels[index]
         m = classification_metrics(
             logits, labels, self.splits.num_classes, n_bins=self.cfg["eval"]["ece_bins"], detail=detail
         )
         return m, logits, labels
 
-    def train_accuracy(self, indices: Sequence[int] | None = None) -> dict[str, float]:
+    def train_accuracy(
+        self, indices: Sequence[int] | None = None, *, cache_key: str | None = None
+    ) -> dict[str, float]:
         """Accuracy on training clips (no augmentation) against the noisy and the clean labels.
 
         On the clips whose label was flipped, ``accuracy_noisy`` counts memorised wrong labels
         and ``accuracy_clean`` the true class recovered despite them.
         """
-        logits, index = self.predict(self.splits.train, indices)
+        logits, index = self.predict(self.splits.train, indices, cache_key=cache_key)
         pred = logits.argmax(dim=1)
         noisy = self.splits.train.labels[index]
         clean = self.splits.clean_train_labels[index]
@@ -799,7 +871,8 @@ class Trainer:
         while self.epoch < epochs:
             started = time.perf_counter()
             train_loss = self.train_epoch()
-            val, _, _ = self.evaluate(self.splits.val)
+            val, val_logits, val_labels = self.evaluate(self.splits.val, cache_key="validation")
+            self._last_val = (self.epoch + 1, dict(val), val_logits, val_labels)
             row: dict[str, Any] = {
                 "epoch": self.epoch + 1,
                 "lr": self.sched.get_last_lr()[0],
@@ -809,7 +882,7 @@ class Trainer:
                 "val_ece": val["ece"],
             }
             if self.train_subset:
-                sub = self.train_accuracy(self.train_subset)
+                sub = self.train_accuracy(self.train_subset, cache_key="train-subset")
                 row["train_accuracy_noisy"] = sub["accuracy_noisy"]
                 row["train_accuracy_clean"] = sub["accuracy_clean"]
             row["seconds"] = time.perf_counter() - started
@@ -822,8 +895,14 @@ class Trainer:
                 _log(_epoch_line(row, epochs))
 
     def final_metrics(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        self._features_cache.clear()  # training is over: free the memory
         test, test_logits, test_labels = self.evaluate(self.splits.test, detail=True)
-        val, val_logits, val_labels = self.evaluate(self.splits.val)
+        if self._last_val is not None and self._last_val[0] == self.epoch:
+            _, val, val_logits, val_labels = self._last_val  # the same model, the same numbers
+            val = dict(val)
+        else:
+            val, val_logits, val_labels = self.evaluate(self.splits.val)
         temperature = fit_temperature(val_logits, val_labels)
         scaled = classification_metrics(
             test_logits / temperature, test_labels, self.splits.num_classes,
@@ -845,6 +924,10 @@ class Trainer:
         val.update(nll_ts=val_scaled["nll"], ece_ts=val_scaled["ece"])
         train = self.train_accuracy()
         train["label_noise"] = self.cfg["train"]["label_noise"]
+        self.timing["final_eval_seconds"] = time.perf_counter() - started
+        robust_started = time.perf_counter()
+        robustness = self.robustness(temperature)
+        self.timing["robustness_seconds"] = time.perf_counter() - robust_started
         return {
             "method": self.cfg["mixup"]["method"],
             "normalize_rms": bool(self.cfg["mixup"]["normalize_rms"]),
@@ -862,6 +945,107 @@ class Trainer:
             "test": test,
             "validation": val,
             "train": train,
+            "robustness": robustness,
+        }
+
+    # -- accuracy under shift ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def robustness(self, temperature: float) -> dict[str, dict[str, Any]]:
+        """Metrics on shifted copies of the test split (see ``robustness.py``), raw and with
+        the validation-fitted ``temperature``; ``{}`` when disabled."""
+        rcfg = self.cfg["robustness"]
+        conditions = R.conditions(rcfg)
+        if not conditions:
+            return {}
+        sr = self.cfg["data"]["sample_rate"]
+        noise, self._shift_noise = R.held_out_noise(self.root, sample_rate=sr, seed=rcfg["seed"])
+        self.model.eval()
+        ds = self.splits.test
+        out: dict[str, dict[str, Any]] = {}
+        n_bins = self.cfg["eval"]["ece_bins"]
+        for cond in conditions:
+            shift = R.Shift(cond, noise, sample_rate=sr, seed=rcfg["seed"])
+            outs, idxs = [], []
+            # Every rank shifts every chunk (the draws continue from chunk to chunk), then
+            # keeps its own rows: the shifted clips do not depend on the number of ranks.
+            for x, _, idx in self._eval_loader(ds, range(len(ds))):
+                x = shift(x)
+                mine = (idx % self.d.world) == self.d.rank
+                spec = self.frontend(x[mine].to(self.device))
+                outs.append(self.net(spec).float())
+                idxs.append(idx[mine].to(self.device))
+            logits, index = self._gathered(outs, idxs)
+            labels = ds.labels[index]
+            m = classification_metrics(logits, labels, self.splits.num_classes, n_bins=n_bins)
+            ts = classification_metrics(
+                logits / temperature, labels, self.splits.num_classes, n_bins=n_bins
+            )
+            entry = {"label": cond.label, **m, "nll_ts": ts["nll"], "ece_ts": ts["ece"]}
+            if cond.kind == "clip":
+                entry["clipped_share"] = shift.clipped / len(ds)
+            out[cond.name] = entry
+        return out
+
+    def applied(self) -> dict[str, Any]:
+        """What this run applied (data, splits, augmentations, mixing, label noise, shift
+        evaluation), as opposed to what the config asked for: for ``run_info.json`` and
+        the comparison's report."""
+        cfg, splits = self.cfg, self.splits
+        a, m = cfg["augment"], cfg["mixup"]
+        train = splits.train
+        names = splits.class_names
+        if SILENCE in names:
+            silence = f"cut from `{BACKGROUND_NOISE_DIR}` (each split from its own region)"
+        elif any(p.suffix == ".wav" for p in (self.root / BACKGROUND_NOISE_DIR).glob("*")):
+            silence = "none (data.silence_ratio = 0)"
+        else:
+            silence = f"none, the dataset has no `{BACKGROUND_NOISE_DIR}`"
+        if self.noise is not None:
+            noise = (
+                f"p = {a['noise_prob']:g} at {a['noise_snr_db'][0]:g}-{a['noise_snr_db'][1]:g} dB "
+                f"SNR, {int(self.noise.lengths.shape[0])} `{BACKGROUND_NOISE_DIR}` recording(s) "
+                "(their first 80 %)"
+            )
+        else:
+            noise = f"none, {self.noise_off_reason}"
+        rcfg = cfg["robustness"]
+        conditions = R.conditions(rcfg)
+        flipped = int((train.labels != splits.clean_train_labels).sum())
+        return {
+            "data": {
+                "dataset": str(self.root),
+                "task": str(cfg["data"]["task"]),
+                "classes": list(names),
+                "keywords_missing": list(train.missing_keywords),
+                "silence": silence,
+                "unknown": "other word folders" if UNKNOWN in names else "none (no other word folders)",
+            },
+            "splits": {
+                "rule": (
+                    "validation_list.txt and testing_list.txt"
+                    if train.split_rule == "list files"
+                    else "the official hash rule (no list files)"
+                ),
+                "sizes": {"train": len(train), "validation": len(splits.val), "test": len(splits.test)},
+            },
+            "augment": {
+                "time_shift": f"±{a['time_shift_ms']:g} ms" if self.shift is not None else "none",
+                "background_noise": noise,
+                "specaugment": self.specaugment is not None,
+            },
+            "mixup": {
+                "method": m["method"],
+                "class": None if self.mixer is None else type(self.mixer).__name__,
+                "stage": self.stage,
+                "normalize_rms": self.normalize_rms,
+                "aligned_by_length": self.mixer is not None and self.shift is None and self.noise is None,
+            },
+            "label_noise": {"rate": cfg["train"]["label_noise"], "flipped": flipped, "of": len(train)},
+            "robustness": {
+                "conditions": {c.name: c.label for c in conditions},
+                "noise": self._shift_noise if any(c.kind == "noise" for c in conditions) else None,
+            },
         }
 
 
@@ -984,6 +1168,18 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, d
     return args, cfg
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def _set_threads(cfg: dict[str, Any], d: Dist) -> int:
     threads = cfg["train"]["threads"]
     if threads <= 0 and d.enabled:
@@ -1053,13 +1249,19 @@ def run(
                 "train_seconds": train_seconds,
                 "data_load_seconds": load_seconds,
                 "resumed_from_epoch": resumed_from,
+                **trainer.timing,
                 "world_size": d.world,
                 "threads_per_process": threads,
                 "device": str(trainer.device),
                 "host": socket.gethostname(),
+                "cpu_model": cpu_model(),
                 "cpu_count": os.cpu_count(),
+                "cpus_available": len(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                "platform": platform.platform(),
                 "torch": torch.__version__,
                 "dataset": str(root),
+                "applied": trainer.applied(),
             }
             _atomic_text(run_dir / RUN_INFO, json.dumps(info, indent=1) + "\n")
             if not quiet:

@@ -90,5 +90,5 @@ def test_aggregate_mean_std_and_deltas():
     assert mean == pytest.approx(72.0) and std == pytest.approx(2.0)  # sample std over seeds
     assert "| 0% | none | 72.0 ± 2.0 |" in C.results_table(rows)
     delta = C.delta_table(runs)  # paired by seed: +10, +8, +6 points
-    assert "| 0% | spectrogram | +8.0 ± 2.0 | -0.080 ± 0.020 | +0.000 ± 0.000 |" in delta
+    assert "| 0% | spectrogram | clean | +8.0 ± 2.0 | -0.080 ± 0.020 | +0.000 ± 0.000 |" in delta
     assert delta.rstrip().endswith("| 3 of 3 |")
