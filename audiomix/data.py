@@ -10,8 +10,10 @@ a seeded DataLoader repeats exactly.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -19,15 +21,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, default_collate
 
 from ._rng import RandomStream
-from ._validation import (
-    check_alpha,
-    check_choice,
-    check_label_smoothing,
-    check_num_classes,
-    check_probability,
-)
+from ._settings import MixSettings
+from ._validation import check_choice
 from .functional._alignment import pad_batch
-from .functional._mixing import mix, mix_targets, prepare_targets
+from .functional._mixing import mix
 from .functional._sampling import PLACEMENTS, sample_lambda, sample_offsets
 
 __all__ = ["MixCollate", "MixupDataset", "pad_collate"]
@@ -45,33 +42,100 @@ def _as_clip(item: Any, where: str) -> Tensor:
         ) from None
 
 
+def _check_mapping_item(item: Any, i: int, keys: list[str], input_key: str) -> None:
+    if not isinstance(item, Mapping):
+        raise ValueError(
+            f"every item must be a mapping like `batch[0]`, but `batch[{i}]` is "
+            f"{type(item).__name__}."
+        )
+    if list(item) != keys and set(item) != set(keys):
+        raise ValueError(
+            f"every item must have the keys of `batch[0]` {keys}, but `batch[{i}]` has "
+            f"{list(item)}."
+        )
+
+
+def _collate_mapping(
+    batch: Sequence[Mapping[str, Any]],
+    *,
+    pad_value: float,
+    multiple_of: int | None,
+    input_key: str,
+    lengths_key: str,
+) -> dict[str, Any]:
+    keys = list(batch[0])
+    if input_key not in batch[0]:
+        raise ValueError(
+            f"`input_key`={input_key!r} is not a key of the items; they have {keys}. Pass "
+            "`input_key=` with the key of the audio."
+        )
+    if lengths_key in batch[0]:
+        raise ValueError(
+            f"the items already have a key `lengths_key`={lengths_key!r}; pass another "
+            "`lengths_key=` for the valid lengths."
+        )
+    for i, item in enumerate(batch):
+        _check_mapping_item(item, i, keys, input_key)
+    clips = [_as_clip(item[input_key], f"`batch[{i}][{input_key!r}]`") for i, item in enumerate(batch)]
+    x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
+    out: dict[str, Any] = {}
+    for key in keys:
+        out[key] = x if key == input_key else default_collate([item[key] for item in batch])
+    out[lengths_key] = lengths
+    return out
+
+
 def pad_collate(
-    batch: Sequence[Any], *, pad_value: float = 0.0, multiple_of: int | None = None
-) -> tuple[Any, ...]:
+    batch: Sequence[Any],
+    *,
+    pad_value: float = 0.0,
+    multiple_of: int | None = None,
+    input_key: str = "input_values",
+    lengths_key: str = "lengths",
+) -> Any:
     """Collates clips of different lengths: right-pads them and returns their lengths.
 
-    Each item is a waveform (time,) or (channels, time), or a tuple/list whose first element
-    is one, e.g. ``(waveform, label)``. The waveforms are padded with :func:`pad_batch`; the
-    other elements are collated by ``torch.utils.data.default_collate``.
+    Each item is a waveform (time,) or (channels, time) (a tensor or a NumPy array), a
+    tuple/list whose first element is one, e.g. ``(waveform, label)``, or a mapping (what
+    Hugging Face datasets yield) with the waveform under ``input_key``. The waveforms are
+    padded with :func:`pad_batch`; the other elements are collated by
+    ``torch.utils.data.default_collate``.
 
     Args:
         batch (sequence): the items.
         pad_value (float, optional): padding value. (Default: ``0.0``, silence)
         multiple_of (int or None, optional): round the padded length up to a multiple of this.
+        input_key (str, optional): key of the waveform in mapping items.
+            (Default: ``"input_values"``)
+        lengths_key (str, optional): key under which mapping batches get the lengths.
+            (Default: ``"lengths"``)
 
     Returns:
-        tuple: ``(waveforms, lengths)`` for bare waveforms; ``(waveforms, *rest, lengths)``
-        for tuples, e.g. ``(waveforms, labels, lengths)``: waveforms (batch, [channels,]
-        time), lengths (batch,) int64. Use ``functools.partial`` to set the keywords.
+        ``(waveforms, lengths)`` for bare waveforms; ``(waveforms, *rest, lengths)`` for
+        tuples, e.g. ``(waveforms, labels, lengths)``; for mappings, a dict with the items'
+        keys (the waveforms padded) plus ``lengths_key``. Waveforms (batch, [channels,] time),
+        lengths (batch,) int64. Use ``functools.partial`` to set the keywords.
 
     Example:
         >>> x, labels, lengths = pad_collate([(torch.ones(3), 0), (torch.ones(5), 1)])
         >>> x.shape, labels.tolist(), lengths.tolist()
         (torch.Size([2, 5]), [0, 1], [3, 5])
+        >>> batch = pad_collate([{"input_values": torch.ones(3), "labels": 0},
+        ...                      {"input_values": torch.ones(5), "labels": 1}])
+        >>> sorted(batch), batch["lengths"].tolist()
+        (['input_values', 'labels', 'lengths'], [3, 5])
     """
     if isinstance(batch, Tensor) or not isinstance(batch, Sequence) or len(batch) == 0:
         raise ValueError("`batch` must be a non-empty list of items.")
     first = batch[0]
+    if isinstance(first, Mapping):
+        return _collate_mapping(
+            batch,
+            pad_value=pad_value,
+            multiple_of=multiple_of,
+            input_key=input_key,
+            lengths_key=lengths_key,
+        )
     if isinstance(first, (tuple, list)):
         width = len(first)
         if width == 0:
@@ -94,19 +158,64 @@ def pad_collate(
     return x, lengths
 
 
-class MixCollate:
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Puts ``module`` (and its children) in eval mode for the block, then restores each."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+class _TrainEvalSwitch:
+    """``train()``/``eval()`` as on a module, for objects that live in DataLoaders."""
+
+    training = True
+
+    def train(self, mode: bool = True):
+        """Mixing on (``True``) or off; returns ``self``."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"`mode` must be a bool, but got {type(mode).__name__}.")
+        self.training = mode
+        return self
+
+    def eval(self):
+        """Mixing off (targets still built, unmixed); returns ``self``."""
+        return self.train(False)
+
+
+class MixCollate(_TrainEvalSwitch):
     """A collate function that mixes each batch, so mixing runs in the DataLoader's workers.
 
-    Collates with ``collate_fn`` (default :func:`pad_collate`), then calls ``mixer``: with
-    ``(x, labels, lengths)`` when the collated batch has three elements, ``(x, labels)`` when
-    it has two. Returns the mixer's output, e.g. ``(x, targets, lengths)``. The mixer's stream
-    reseeds in each worker from the worker's seed, so workers and epochs draw different mixes;
-    its ``last_params`` stay in the worker.
+    Collates with ``collate_fn`` (default :func:`pad_collate`), then calls ``mixer``:
+
+    * tuple items ``(waveform, label, ...)`` collated by :func:`pad_collate` give
+      ``mixer(x, labels, lengths)``, returned as ``(x, targets, lengths)``;
+    * mapping items (Hugging Face style) give ``mixer(batch[input_key], batch[label_key],
+      batch[lengths_key])``, returned as the collated dict with those three entries replaced;
+    * a custom ``collate_fn`` returns ``(x, labels)`` or ``(x, labels, lengths)``, or a
+      mapping as above.
+
+    Items without labels (bare clips) are an error: their collated ``(x, lengths)`` would
+    otherwise be read as ``(x, labels)``. The mixer's stream reseeds in each worker from the
+    worker's seed, so workers and epochs draw different mixes; its ``last_params`` stay in the
+    worker. ``collate.eval()`` turns mixing off (the mixer runs in eval mode: the batch as it
+    is, unmixed targets) for an evaluation loader, e.g. ``MixCollate(mixer).eval()``; so does
+    the mixer's own ``.eval()`` before the workers start. Changing ``mixer.alpha`` or
+    ``mixer.p`` reaches running workers, for schedules. Picklable for spawn/forkserver workers
+    (give a module-level ``collate_fn``).
 
     Args:
         mixer (nn.Module): an audiomix mixing module (or :class:`~audiomix.Chain`), on the CPU.
-        collate_fn (callable, optional): builds ``(x, labels[, lengths])`` from the items.
-            (Default: :func:`pad_collate`)
+        collate_fn (callable or None, optional): builds the batch from the items.
+            (Default: :func:`pad_collate` with ``input_key`` and ``lengths_key``)
+        input_key (str, optional): audio key of mapping items. (Default: ``"input_values"``)
+        label_key (str, optional): label key of mapping items; it receives the targets.
+            (Default: ``"labels"``, as the Hugging Face ``Trainer`` expects)
+        lengths_key (str, optional): lengths key of mapping batches. (Default: ``"lengths"``)
 
     Example:
         >>> from audiomix import WaveformMixup
@@ -119,30 +228,88 @@ class MixCollate:
         (torch.Size([4, 16000]), torch.Size([4, 4]))
     """
 
-    def __init__(self, mixer: nn.Module, *, collate_fn: Callable[[Any], Any] = pad_collate):
-        if not callable(mixer):
+    def __init__(
+        self,
+        mixer: nn.Module,
+        *,
+        collate_fn: Callable[[Any], Any] | None = None,
+        input_key: str = "input_values",
+        label_key: str = "labels",
+        lengths_key: str = "lengths",
+    ):
+        if not isinstance(mixer, nn.Module) or not callable(mixer):
             raise TypeError(f"`mixer` must be a mixing module, but got {type(mixer).__name__}.")
-        if not callable(collate_fn):
+        if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"`collate_fn` must be callable, but got {type(collate_fn).__name__}.")
+        for name, key in (("input_key", input_key), ("label_key", label_key),
+                          ("lengths_key", lengths_key)):
+            if not isinstance(key, str):
+                raise TypeError(f"`{name}` must be a str, but got {type(key).__name__}.")
         self.mixer = mixer
         self.collate_fn = collate_fn
+        self.input_key = input_key
+        self.label_key = label_key
+        self.lengths_key = lengths_key
+        self.training = True
+
+    def _collate(self, batch: Sequence[Any]) -> Any:
+        if self.collate_fn is not None:
+            return self.collate_fn(batch)
+        if isinstance(batch, Sequence) and batch and not isinstance(batch[0], (tuple, list, Mapping)):
+            raise ValueError(
+                f"MixCollate needs labelled items, (waveform, label) tuples or mappings with "
+                f"{self.label_key!r}, but `batch[0]` is a bare {type(batch[0]).__name__}. To mix "
+                "unlabelled audio, collate with pad_collate and call the mixer with labels=None."
+            )
+        return pad_collate(batch, input_key=self.input_key, lengths_key=self.lengths_key)
+
+    def _mix(self, *args: Any) -> Any:
+        with torch.no_grad():
+            if self.training:
+                return self.mixer(*args)
+            with _eval_mode(self.mixer):
+                return self.mixer(*args)
 
     def __call__(self, batch: Sequence[Any]) -> Any:
-        collated = self.collate_fn(batch)
+        collated = self._collate(batch)
+        if isinstance(collated, Mapping):
+            return self._mix_mapping(collated)
         if not isinstance(collated, (tuple, list)) or len(collated) not in (2, 3):
             raise ValueError(
-                "`collate_fn` must return (x, labels) or (x, labels, lengths), but returned "
-                f"{type(collated).__name__}"
+                "`collate_fn` must return (x, labels), (x, labels, lengths) or a mapping, but "
+                f"returned {type(collated).__name__}"
                 + (f" of length {len(collated)}." if isinstance(collated, (tuple, list)) else ".")
             )
-        with torch.no_grad():
-            return self.mixer(*collated)
+        return self._mix(*collated)
+
+    def _mix_mapping(self, collated: Mapping[str, Any]) -> dict[str, Any]:
+        for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
+            if key not in collated:
+                raise ValueError(
+                    f"the collated batch has no `{name}`={key!r}; its keys are "
+                    f"{list(collated)}. Items without labels cannot be mixed with targets."
+                )
+        out = dict(collated)
+        lengths = collated.get(self.lengths_key)
+        if lengths is None:
+            x, targets = self._mix(collated[self.input_key], collated[self.label_key])
+        else:
+            x, targets, lengths = self._mix(
+                collated[self.input_key], collated[self.label_key], lengths
+            )
+            out[self.lengths_key] = lengths
+        out[self.input_key] = x
+        out[self.label_key] = targets
+        return out
 
     def __repr__(self) -> str:
-        return f"MixCollate(mixer={self.mixer!r}, collate_fn={self.collate_fn!r})"
+        return (
+            f"MixCollate(mixer={self.mixer!r}, collate_fn={self.collate_fn!r}, "
+            f"training={self.training})"
+        )
 
 
-class MixupDataset(Dataset):
+class MixupDataset(_TrainEvalSwitch, Dataset):
     r"""Wraps a dataset so that each item is mixed with a random partner from the dataset.
 
     Item ``i`` is ``(λ·x_i + (1 − λ)·x_j, λ·y_i + (1 − λ)·y_j)`` with λ ~ Beta(α, α) and ``j``
@@ -154,12 +321,17 @@ class MixupDataset(Dataset):
 
     Draws come from this wrapper's stream: in DataLoader workers it reseeds from each worker's
     seed, which the DataLoader draws anew every epoch, so items mix differently in each worker
-    and each epoch (and repeat exactly for a DataLoader with a seeded ``generator``).
+    and each epoch (and repeat exactly for a DataLoader with a seeded ``generator``). ``alpha``
+    and ``p`` are settable (a schedule) and the change reaches running workers. ``.eval()``
+    turns mixing off: items come back as they are, with unmixed targets. Clips with NaN or Inf
+    values are rejected (``check_finite``). Picklable for spawn/forkserver workers.
 
     Args:
         dataset (Dataset): map-style; items are ``(waveform, label, ...)`` with waveform
-            (time,) or (channels, time) and label a class index or a (num_classes,) target;
-            further elements are dropped. Other layouts go through ``unpack``.
+            (time,) or (channels, time) (tensor or NumPy array) and label a class index or a
+            (num_classes,) target (further elements are dropped), or mappings with the
+            waveform under ``input_key`` and the label under ``label_key`` (the other keys
+            are kept from item ``i``). Other layouts go through ``unpack``.
         alpha (float, optional): Beta concentration, > 0. (Default: ``0.2``)
         num_classes (int or None, optional): needed for class-index labels.
         p (float, optional): probability that an item is mixed; unmixed items are returned as
@@ -167,14 +339,17 @@ class MixupDataset(Dataset):
         label_smoothing, multilabel, union: as in :class:`WaveformMixup`.
         placement (str, optional): ``"start"``, ``"center"`` or ``"random"``.
             (Default: ``"start"``)
-        return_info (bool, optional): append ``{"partner": j, "lam": λ}`` to each item.
-            (Default: ``False``)
+        return_info (bool, optional): append ``{"partner": j, "lam": λ}`` to each item (under
+            the key ``"mix_info"`` for mapping items). (Default: ``False``)
         unpack (callable or None, optional): maps an item of ``dataset`` to
             ``(waveform, label)``, e.g. for torchaudio's ``SPEECHCOMMANDS``, whose items are
             ``(waveform, sample_rate, label, speaker_id, utterance_number)`` with a word as
             label: ``unpack=lambda item: (item[0], WORDS.index(item[2]))``. With worker
             processes started by spawn or forkserver, pass a module-level function (lambdas
-            do not pickle). (Default: ``None``, items are ``(waveform, label, ...)``)
+            do not pickle). (Default: ``None``)
+        input_key (str, optional): audio key of mapping items. (Default: ``"input_values"``)
+        label_key (str, optional): label key of mapping items. (Default: ``"labels"``)
+        check_finite (bool, optional): reject clips with NaN/Inf values. (Default: ``True``)
         generator (torch.Generator, int or None, optional): CPU generator or seed.
         per_rank (bool, optional): a distinct stream per distributed rank.
 
@@ -201,6 +376,9 @@ class MixupDataset(Dataset):
         generator: torch.Generator | int | None = None,
         per_rank: bool = False,
         unpack: Callable[[Any], Sequence[Any]] | None = None,
+        input_key: str = "input_values",
+        label_key: str = "labels",
+        check_finite: bool = True,
     ) -> None:
         if unpack is not None and not callable(unpack):
             raise TypeError(f"`unpack` must be callable or None, but got {type(unpack).__name__}.")
@@ -211,48 +389,101 @@ class MixupDataset(Dataset):
             )
         if len(dataset) < 1:
             raise ValueError("`dataset` is empty.")
-        if union and not multilabel:
-            raise ValueError("`union=True` is for multi-label targets; pass `multilabel=True`.")
         self.dataset = dataset
-        self.alpha = check_alpha(alpha)
         # Checked here so that bad settings fail at construction, not inside a worker.
-        self.num_classes = check_num_classes(num_classes)
-        self.p = check_probability(p)
-        self.label_smoothing = check_label_smoothing(label_smoothing)
-        self.multilabel = bool(multilabel)
-        self.union = bool(union)
+        self.settings = MixSettings(
+            "MixupDataset",
+            alpha=alpha,
+            p=p,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+        )
         self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.return_info = bool(return_info)
         self.unpack = unpack
-        self._stream = RandomStream(generator, per_rank=per_rank)
+        self.input_key = input_key
+        self.label_key = label_key
+        self.check_finite = bool(check_finite)
+        self.training = True
+        self._stream = RandomStream(generator, per_rank=per_rank, owner="MixupDataset")
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    @property
+    def alpha(self) -> float:
+        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
+        return self.settings.alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.settings.alpha = value
+
+    @property
+    def p(self) -> float:
+        """Probability of mixing an item, in [0, 1]; settable, shared with running workers."""
+        return self.settings.p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self.settings.p = value
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.settings.num_classes
 
     @property
     def generator(self) -> torch.Generator:
         """The CPU generator of this process (reseeded per DataLoader worker)."""
         return self._stream.get()
 
-    def _item(self, index: int) -> tuple[Tensor, Tensor]:
+    def _item(self, index: int) -> tuple[Tensor, Tensor, Any]:
+        """(waveform, label, the item itself) of ``dataset[index]``."""
         item = self.dataset[index]
         where = f"dataset[{index}]"
         if self.unpack is not None:
             item = self.unpack(item)
             where = f"unpack(dataset[{index}])"
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
+        if isinstance(item, Mapping):
+            for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
+                if key not in item:
+                    raise ValueError(
+                        f"`{where}` has no `{name}`={key!r}; its keys are {list(item)}."
+                    )
+            raw, label, where = item[self.input_key], item[self.label_key], f"{where}[{self.input_key!r}]"
+        elif isinstance(item, (tuple, list)) and len(item) >= 2:
+            raw, label, where = item[0], item[1], f"{where}[0]"
+        else:
             raise ValueError(
-                f"`{where}` must be a (waveform, label, ...) tuple, but got {type(item).__name__}."
+                f"`{where}` must be a (waveform, label, ...) tuple or a mapping, but got "
+                f"{type(item).__name__}."
             )
-        clip = _as_clip(item[0], f"`{where}[0]`")
-        if clip.ndim not in (1, 2) or not clip.is_floating_point():
+        clip = _as_clip(raw, f"`{where}`")
+        if clip.ndim not in (1, 2) or not clip.is_floating_point() or clip.shape[-1] == 0:
             raise ValueError(
-                f"`{where}[0]` must be a float waveform (time,) or (channels, time), "
+                f"`{where}` must be a non-empty float waveform (time,) or (channels, time), "
                 f"but got {clip.dtype} of shape {tuple(clip.shape)}."
             )
-        return clip, torch.as_tensor(item[1])
+        if self.check_finite and not bool(torch.isfinite(clip).all()):
+            raise ValueError(
+                f"`{where}` contains NaN or Inf values. Clean the data, or pass "
+                "`check_finite=False` to mix it anyway."
+            )
+        return clip, torch.as_tensor(label), item
 
-    def __getitem__(self, index: int) -> tuple[Any, ...]:
+    def _output(self, item: Any, x: Tensor, targets: Tensor, partner: int, lam: float) -> Any:
+        info = {"partner": partner, "lam": lam}
+        if isinstance(item, Mapping):
+            out = dict(item)
+            out[self.input_key], out[self.label_key] = x, targets
+            if self.return_info:
+                out["mix_info"] = info
+            return out
+        return (x, targets, info) if self.return_info else (x, targets)
+
+    def __getitem__(self, index: int) -> Any:
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"`index` must be an int, but got {type(index).__name__}.")
         n = len(self.dataset)
@@ -260,24 +491,21 @@ class MixupDataset(Dataset):
         if not -n <= index < n:
             raise IndexError(f"`index` {index} is out of range for a dataset of {n} items.")
         index %= n
+        x, y, item = self._item(index)
+        labels = y.unsqueeze(0)
+        if not self.training:
+            targets = self.settings.unmixed_targets(labels)[0]
+            return self._output(item, x, targets, index, 1.0)
         g = self._stream.get()
         # Fixed order of draws: coin, λ, partner, offset.
         coin = float(torch.rand((), generator=g, dtype=torch.float64)) < self.p
         lam = sample_lambda(self.alpha, 1, generator=g)
         partner = int(torch.randint(max(n - 1, 1), (), generator=g))
         partner = partner + (partner >= index) if n > 1 else index
-        x, y = self._item(index)
-        labels = y.unsqueeze(0)
         if not coin or partner == index:
-            targets = prepare_targets(
-                labels,
-                num_classes=self.num_classes,
-                label_smoothing=self.label_smoothing,
-                multilabel=self.multilabel,
-            )[0]
-            info = {"partner": index, "lam": 1.0}
-            return (x, targets, info) if self.return_info else (x, targets)
-        x2, y2 = self._item(partner)
+            targets = self.settings.unmixed_targets(labels)[0]
+            return self._output(item, x, targets, index, 1.0)
+        x2, y2, _ = self._item(partner)
         if x2.shape[:-1] != x.shape[:-1]:
             raise ValueError(
                 f"items {index} and {partner} have different channel layouts: "
@@ -288,21 +516,28 @@ class MixupDataset(Dataset):
         offsets = sample_offsets(lengths, perm, placement=self.placement, generator=g)
         lam2 = lam.expand(2)
         mixed = mix(pair, lam2, perm, lengths=lengths, offsets=offsets)[0]
-        targets = mix_targets(
-            torch.stack([labels[0], y2.to(labels.dtype)]),
-            lam2,
-            perm,
-            num_classes=self.num_classes,
-            label_smoothing=self.label_smoothing,
-            multilabel=self.multilabel,
-            union=self.union,
-        )[0]
-        info = {"partner": partner, "lam": float(lam)}
-        return (mixed, targets, info) if self.return_info else (mixed, targets)
+        both = torch.stack([labels[0], y2.to(labels.dtype)])
+        targets = self.settings.mixed_targets(both, lam2, perm)[0]
+        return self._output(item, mixed, targets, partner, float(lam))
 
-    def get_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """The stream's state, for checkpoints (main process only)."""
         return self._stream.state()
 
-    def set_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores a state from :meth:`state_dict`."""
         self._stream.load_state(state)
+
+    def get_state(self) -> dict[str, Any]:
+        """Deprecated name of :meth:`state_dict`."""
+        warnings.warn(
+            "MixupDataset.get_state() is deprecated; use state_dict().", DeprecationWarning, 2
+        )
+        return self.state_dict()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Deprecated name of :meth:`load_state_dict`."""
+        warnings.warn(
+            "MixupDataset.set_state() is deprecated; use load_state_dict().", DeprecationWarning, 2
+        )
+        self.load_state_dict(state)

@@ -86,7 +86,7 @@ def test_mix_collate_mixes_the_padded_batch():
     px, py, pl = pad_collate(items)
     rx, rt, rl = ref(px, py, pl)
     assert torch.equal(x, rx) and torch.equal(targets, rt) and torch.equal(lengths, rl)
-    with pytest.raises(ValueError, match=r"`collate_fn` must return \(x, labels\) or"):
+    with pytest.raises(ValueError, match=r"`collate_fn` must return \(x, labels\), \(x, labels, lengths\) or a mapping"):
         MixCollate(mixer, collate_fn=lambda b: torch.stack([w[:200] for w, _ in b]))(items)
     with pytest.raises(TypeError, match="`mixer` must be a mixing module"):
         MixCollate("mixup")
@@ -217,7 +217,7 @@ def test_more_errors():
         MixCollate(WaveformMixup(), collate_fn="pad")
     with pytest.raises(TypeError, match="`dataset` must be a map-style dataset"):
         MixupDataset(iter(_items(2)))
-    with pytest.raises(ValueError, match=r"`dataset\[0\]\[0\]` must be a float waveform"):
+    with pytest.raises(ValueError, match=r"`dataset\[0\]\[0\]` must be a non-empty float waveform"):
         MixupDataset([(torch.ones(3, dtype=torch.int16), 0)] * 2, num_classes=C)[0]
     with pytest.raises(TypeError, match="`index` must be an int, but got str"):
         MixupDataset(_items(2), num_classes=C)["0"]
