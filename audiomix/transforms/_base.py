@@ -235,7 +235,7 @@ class Mixer(nn.Module):
                 check_same_device(x, lengths, layout.name, "lengths")
             check_lengths(lengths, b, x.shape[-1])
             if self.check_finite and self.training:
-                valid = _time_mask(lengths, x)
+                valid = time_mask(lengths, x)
                 if not bool(torch.where(valid, torch.isfinite(x), True).all()):
                     raise ValueError(
                         f"`{layout.name}` contains NaN or Inf values in its valid region. Clean "
@@ -349,7 +349,7 @@ class Mixer(nn.Module):
         )
 
 
-def _time_mask(lengths: Tensor, like: Tensor) -> Tensor:
+def time_mask(lengths: Tensor, like: Tensor) -> Tensor:
     """(batch, 1, ..., time) mask of valid frames, broadcastable to ``like``."""
     mask = lengths_to_mask(lengths.to(like.device), like.shape[-1])
     return mask.view(like.shape[0], *[1] * (like.ndim - 2), like.shape[-1])

@@ -40,6 +40,10 @@ class BCMix(Mixer):
     ``last_params`` (a :class:`~audiomix.functional.BCMixParams`) holds ``r`` in ``lam``, ``p``
     in ``mix_weight`` and the gains.
 
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
+    also for running DataLoader workers.
+
     Args:
         sample_rate (int): in Hz, for the A-weighting.
         alpha (float, optional): Beta concentration of ``r``. (Default: ``1.0``, uniform)

@@ -89,6 +89,10 @@ class SpectrogramCutMix(_CutMix):
     ``lam_drawn`` and the boxes. Values are copied, never combined, so the spectrogram's scale
     (dB, power) does not matter. Masks are built by broadcasting; nothing loops over the batch.
 
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
+    also for running DataLoader workers.
+
     Args:
         mode (str, optional): ``"time"``, ``"freq"`` or ``"box"``. (Default: ``"box"``)
         alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``, as in CutMix)
@@ -150,6 +154,10 @@ class WaveformCutMix(_CutMix):
     of valid samples actually kept. A hard cut puts a step into the waveform where the partner
     starts and ends, which can click; ``fade`` cross-fades over that many samples inside each
     edge instead, and the target weight then counts blended samples by their weights.
+
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
+    also for running DataLoader workers.
 
     Args:
         alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``)

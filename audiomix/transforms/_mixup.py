@@ -10,7 +10,7 @@ from ..functional._alignment import mix_lengths
 from ..functional._mixing import mix
 from ..functional._sampling import MixParams
 from ..functional._spectral import db_to_power
-from ._base import SPECGRAM, WAVEFORM, Mixer, _time_mask
+from ._base import SPECGRAM, WAVEFORM, Mixer, time_mask
 
 __all__ = ["SpectrogramMixup", "WaveformMixup"]
 
@@ -26,6 +26,10 @@ class WaveformMixup(Mixer):
     length ``a`` mixed with a partner of length ``b`` is valid over ``max(a, b)``; padding
     counts as silence and the shorter clip is placed at the start, centre or a random offset of
     the longer one (``placement``). The input is never modified.
+
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
+    also for running DataLoader workers.
 
     Args:
         alpha (float, optional): Beta concentration, > 0. (Default: ``0.2``)
@@ -118,6 +122,10 @@ class SpectrogramMixup(Mixer):
     floor (the smallest valid value of that mix), also written to the padded frames of the
     output. Every other argument is as in :class:`WaveformMixup`.
 
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
+    also for running DataLoader workers.
+
     Args:
         scale (str, optional): ``"db"``, ``"power"`` or ``"amplitude"``. (Default: ``"db"``)
         domain (str, optional): ``"power"`` or ``"input"``. (Default: ``"power"``)
@@ -194,7 +202,7 @@ class SpectrogramMixup(Mixer):
         out = mixed.clamp_min_(self.amin).log10_().mul_(10.0)
         if lengths is not None:
             valid = mix_lengths(lengths, perm)
-            mask = _time_mask(valid, out)
+            mask = time_mask(valid, out)
             out = torch.where(mask, out, _masked_min(out, valid).view(-1, *[1] * (out.ndim - 1)))
         return out.to(x.dtype)
 
@@ -204,6 +212,6 @@ class SpectrogramMixup(Mixer):
 
 def _masked_min(x: Tensor, lengths: Tensor) -> Tensor:
     """(batch,) minimum of each example over its valid frames."""
-    mask = _time_mask(lengths, x)
+    mask = time_mask(lengths, x)
     big = torch.finfo(x.dtype).max
     return torch.where(mask, x, big).flatten(1).amin(dim=1)

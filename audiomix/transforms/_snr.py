@@ -28,6 +28,10 @@ class SNRMix(Mixer):
     keeps its label. Works on waveforms and on power spectrograms (anything additive in
     amplitude), not on dB values.
 
+    Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
+    unmixed targets and the lengths unchanged. ``p`` is settable (schedules), also for
+    running DataLoader workers.
+
     Args:
         snr_db (tuple of float or float, optional): ``(low, high)`` range in dB, or one fixed
             value. (Default: ``(0.0, 5.0)``)
