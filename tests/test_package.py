@@ -30,7 +30,8 @@ DOCTEST_MODULES = [
     "audiomix.transforms._snr",
     "audiomix.manifold",
     "audiomix.chain",
-    "audiomix.data",
+    "audiomix.data._collate",
+    "audiomix.data._dataset",
     "audiomix.losses",
 ]
 

@@ -1,0 +1,14 @@
+"""DataLoader helpers: pad variable-length clips, mix in worker processes, mix per item.
+
+Randomness in worker processes is the classic trap: a generator copied into every worker
+draws the same numbers in each of them (pytorch#5059), and a worker RNG reseeded from a fixed
+seed draws the same numbers every epoch (Lightning#20412). Every random draw here comes from an
+audiomix stream that reseeds from the DataLoader's own per-worker seed, which the DataLoader
+draws anew for each epoch (from its ``generator`` if given): workers differ, epochs differ, and
+a seeded DataLoader repeats exactly.
+"""
+
+from ._collate import MixCollate, pad_collate
+from ._dataset import MixupDataset
+
+__all__ = ["MixCollate", "MixupDataset", "pad_collate"]

@@ -1,0 +1,296 @@
+"""Collate functions: pad variable-length clips, mix each batch in the DataLoader's workers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import default_collate
+
+from ..functional._alignment import pad_batch
+
+__all__ = ["MixCollate", "TrainEvalSwitch", "as_clip", "pad_collate"]
+
+
+def as_clip(item: Any, where: str) -> Tensor:
+    if isinstance(item, Tensor):
+        return item
+    try:
+        return torch.as_tensor(item)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"{where} must be a waveform tensor (time,) or (channels, time), but got "
+            f"{type(item).__name__}."
+        ) from None
+
+
+def _check_mapping_item(item: Any, i: int, keys: list[str], input_key: str) -> None:
+    if not isinstance(item, Mapping):
+        raise ValueError(
+            f"every item must be a mapping like `batch[0]`, but `batch[{i}]` is "
+            f"{type(item).__name__}."
+        )
+    if list(item) != keys and set(item) != set(keys):
+        raise ValueError(
+            f"every item must have the keys of `batch[0]` {keys}, but `batch[{i}]` has "
+            f"{list(item)}."
+        )
+
+
+def _collate_mapping(
+    batch: Sequence[Mapping[str, Any]],
+    *,
+    pad_value: float,
+    multiple_of: int | None,
+    input_key: str,
+    lengths_key: str,
+) -> dict[str, Any]:
+    keys = list(batch[0])
+    if input_key not in batch[0]:
+        raise ValueError(
+            f"`input_key`={input_key!r} is not a key of the items; they have {keys}. Pass "
+            "`input_key=` with the key of the audio."
+        )
+    if lengths_key in batch[0]:
+        raise ValueError(
+            f"the items already have a key `lengths_key`={lengths_key!r}; pass another "
+            "`lengths_key=` for the valid lengths."
+        )
+    for i, item in enumerate(batch):
+        _check_mapping_item(item, i, keys, input_key)
+    clips = [as_clip(item[input_key], f"`batch[{i}][{input_key!r}]`") for i, item in enumerate(batch)]
+    x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
+    out: dict[str, Any] = {}
+    for key in keys:
+        out[key] = x if key == input_key else default_collate([item[key] for item in batch])
+    out[lengths_key] = lengths
+    return out
+
+
+def pad_collate(
+    batch: Sequence[Any],
+    *,
+    pad_value: float = 0.0,
+    multiple_of: int | None = None,
+    input_key: str = "input_values",
+    lengths_key: str = "lengths",
+) -> Any:
+    """Collates clips of different lengths: right-pads them and returns their lengths.
+
+    Each item is a waveform (time,) or (channels, time) (a tensor or a NumPy array), a
+    tuple/list whose first element is one, e.g. ``(waveform, label)``, or a mapping (what
+    Hugging Face datasets yield) with the waveform under ``input_key``. The waveforms are
+    padded with :func:`pad_batch`; the other elements are collated by
+    ``torch.utils.data.default_collate``.
+
+    Args:
+        batch (sequence): the items.
+        pad_value (float, optional): padding value. (Default: ``0.0``, silence)
+        multiple_of (int or None, optional): round the padded length up to a multiple of this.
+        input_key (str, optional): key of the waveform in mapping items.
+            (Default: ``"input_values"``)
+        lengths_key (str, optional): key under which mapping batches get the lengths.
+            (Default: ``"lengths"``)
+
+    Returns:
+        ``(waveforms, lengths)`` for bare waveforms; ``(waveforms, *rest, lengths)`` for
+        tuples, e.g. ``(waveforms, labels, lengths)``; for mappings, a dict with the items'
+        keys (the waveforms padded) plus ``lengths_key``. Waveforms (batch, [channels,] time),
+        lengths (batch,) int64. Use ``functools.partial`` to set the keywords.
+
+    Example:
+        >>> x, labels, lengths = pad_collate([(torch.ones(3), 0), (torch.ones(5), 1)])
+        >>> x.shape, labels.tolist(), lengths.tolist()
+        (torch.Size([2, 5]), [0, 1], [3, 5])
+        >>> batch = pad_collate([{"input_values": torch.ones(3), "labels": 0},
+        ...                      {"input_values": torch.ones(5), "labels": 1}])
+        >>> sorted(batch), batch["lengths"].tolist()
+        (['input_values', 'labels', 'lengths'], [3, 5])
+    """
+    if isinstance(batch, Tensor) or not isinstance(batch, Sequence) or len(batch) == 0:
+        raise ValueError("`batch` must be a non-empty list of items.")
+    first = batch[0]
+    if isinstance(first, Mapping):
+        return _collate_mapping(
+            batch,
+            pad_value=pad_value,
+            multiple_of=multiple_of,
+            input_key=input_key,
+            lengths_key=lengths_key,
+        )
+    if isinstance(first, (tuple, list)):
+        width = len(first)
+        if width == 0:
+            raise ValueError("`batch[0]` is an empty tuple: no waveform to collate.")
+        for i, item in enumerate(batch):
+            if not isinstance(item, (tuple, list)) or len(item) != width:
+                raise ValueError(
+                    f"every item must be a tuple of {width} elements like `batch[0]`, but "
+                    f"`batch[{i}]` is {type(item).__name__} of length {len(item)}."
+                    if isinstance(item, (tuple, list))
+                    else f"every item must be a tuple like `batch[0]`, but `batch[{i}]` is "
+                    f"{type(item).__name__}."
+                )
+        clips = [as_clip(item[0], f"`batch[{i}][0]`") for i, item in enumerate(batch)]
+        x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
+        rest = [default_collate([item[k] for item in batch]) for k in range(1, width)]
+        return (x, *rest, lengths)
+    clips = [as_clip(item, f"`batch[{i}]`") for i, item in enumerate(batch)]
+    x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
+    return x, lengths
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Puts ``module`` (and its children) in eval mode for the block, then restores each."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+class TrainEvalSwitch:
+    """``train()``/``eval()`` as on a module, for objects that live in DataLoaders."""
+
+    training = True
+
+    def train(self, mode: bool = True):
+        """Mixing on (``True``) or off; returns ``self``."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"`mode` must be a bool, but got {type(mode).__name__}.")
+        self.training = mode
+        return self
+
+    def eval(self):
+        """Mixing off (targets still built, unmixed); returns ``self``."""
+        return self.train(False)
+
+
+class MixCollate(TrainEvalSwitch):
+    """A collate function that mixes each batch, so mixing runs in the DataLoader's workers.
+
+    Collates with ``collate_fn`` (default :func:`pad_collate`), then calls ``mixer``:
+
+    * tuple items ``(waveform, label, ...)`` collated by :func:`pad_collate` give
+      ``mixer(x, labels, lengths)``, returned as ``(x, targets, lengths)``;
+    * mapping items (Hugging Face style) give ``mixer(batch[input_key], batch[label_key],
+      batch[lengths_key])``, returned as the collated dict with those three entries replaced;
+    * a custom ``collate_fn`` returns ``(x, labels)`` or ``(x, labels, lengths)``, or a
+      mapping as above.
+
+    Items without labels (bare clips) are an error: their collated ``(x, lengths)`` would
+    otherwise be read as ``(x, labels)``. The mixer's stream reseeds in each worker from the
+    worker's seed, so workers and epochs draw different mixes; its ``last_params`` stay in the
+    worker. ``collate.eval()`` turns mixing off (the mixer runs in eval mode: the batch as it
+    is, unmixed targets) for an evaluation loader, e.g. ``MixCollate(mixer).eval()``; so does
+    the mixer's own ``.eval()`` before the workers start. Changing ``mixer.alpha`` or
+    ``mixer.p`` reaches running workers, for schedules. Picklable for spawn/forkserver workers
+    (give a module-level ``collate_fn``).
+
+    Args:
+        mixer (nn.Module): an audiomix mixing module (or :class:`~audiomix.Chain`), on the CPU.
+        collate_fn (callable or None, optional): builds the batch from the items.
+            (Default: :func:`pad_collate` with ``input_key`` and ``lengths_key``)
+        input_key (str, optional): audio key of mapping items. (Default: ``"input_values"``)
+        label_key (str, optional): label key of mapping items; it receives the targets.
+            (Default: ``"labels"``, as the Hugging Face ``Trainer`` expects)
+        lengths_key (str, optional): lengths key of mapping batches. (Default: ``"lengths"``)
+
+    Example:
+        >>> from audiomix import WaveformMixup
+        >>> items = [(torch.randn(16000 - 1000 * i), i % 4) for i in range(8)]
+        >>> loader = torch.utils.data.DataLoader(
+        ...     items, batch_size=4,
+        ...     collate_fn=MixCollate(WaveformMixup(alpha=0.4, num_classes=4, generator=0)))
+        >>> x, targets, lengths = next(iter(loader))
+        >>> x.shape, targets.shape
+        (torch.Size([4, 16000]), torch.Size([4, 4]))
+    """
+
+    def __init__(
+        self,
+        mixer: nn.Module,
+        *,
+        collate_fn: Callable[[Any], Any] | None = None,
+        input_key: str = "input_values",
+        label_key: str = "labels",
+        lengths_key: str = "lengths",
+    ):
+        if not isinstance(mixer, nn.Module) or not callable(mixer):
+            raise TypeError(f"`mixer` must be a mixing module, but got {type(mixer).__name__}.")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"`collate_fn` must be callable, but got {type(collate_fn).__name__}.")
+        for name, key in (("input_key", input_key), ("label_key", label_key),
+                          ("lengths_key", lengths_key)):
+            if not isinstance(key, str):
+                raise TypeError(f"`{name}` must be a str, but got {type(key).__name__}.")
+        self.mixer = mixer
+        self.collate_fn = collate_fn
+        self.input_key = input_key
+        self.label_key = label_key
+        self.lengths_key = lengths_key
+        self.training = True
+
+    def _collate(self, batch: Sequence[Any]) -> Any:
+        if self.collate_fn is not None:
+            return self.collate_fn(batch)
+        if isinstance(batch, Sequence) and batch and not isinstance(batch[0], (tuple, list, Mapping)):
+            raise ValueError(
+                f"MixCollate needs labelled items, (waveform, label) tuples or mappings with "
+                f"{self.label_key!r}, but `batch[0]` is a bare {type(batch[0]).__name__}. To mix "
+                "unlabelled audio, collate with pad_collate and call the mixer with labels=None."
+            )
+        return pad_collate(batch, input_key=self.input_key, lengths_key=self.lengths_key)
+
+    def _mix(self, *args: Any) -> Any:
+        with torch.no_grad():
+            if self.training:
+                return self.mixer(*args)
+            with _eval_mode(self.mixer):
+                return self.mixer(*args)
+
+    def __call__(self, batch: Sequence[Any]) -> Any:
+        collated = self._collate(batch)
+        if isinstance(collated, Mapping):
+            return self._mix_mapping(collated)
+        if not isinstance(collated, (tuple, list)) or len(collated) not in (2, 3):
+            raise ValueError(
+                "`collate_fn` must return (x, labels), (x, labels, lengths) or a mapping, but "
+                f"returned {type(collated).__name__}"
+                + (f" of length {len(collated)}." if isinstance(collated, (tuple, list)) else ".")
+            )
+        return self._mix(*collated)
+
+    def _mix_mapping(self, collated: Mapping[str, Any]) -> dict[str, Any]:
+        for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
+            if key not in collated:
+                raise ValueError(
+                    f"the collated batch has no `{name}`={key!r}; its keys are "
+                    f"{list(collated)}. Items without labels cannot be mixed with targets."
+                )
+        out = dict(collated)
+        lengths = collated.get(self.lengths_key)
+        if lengths is None:
+            x, targets = self._mix(collated[self.input_key], collated[self.label_key])
+        else:
+            x, targets, lengths = self._mix(
+                collated[self.input_key], collated[self.label_key], lengths
+            )
+            out[self.lengths_key] = lengths
+        out[self.input_key] = x
+        out[self.label_key] = targets
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"MixCollate(mixer={self.mixer!r}, collate_fn={self.collate_fn!r}, "
+            f"training={self.training})"
+        )
+
+
