@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ._rng import RandomStream
 from ._settings import MixSettings
+from ._validation import check_labels_batch
 from .functional._mixing import mix
 from .functional._sampling import MixParams, sample_mix_params
 
@@ -254,11 +255,7 @@ class ManifoldMixup(nn.Module):
         if b == 0:
             raise ValueError(f"`x` is an empty batch: shape {tuple(x.shape)}.")
         if labels is not None:
-            if not isinstance(labels, Tensor):
-                raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
-            if labels.ndim == 0 or labels.shape[0] != b:
-                got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
-                raise ValueError(f"x and labels have different batch sizes: {b} != {got}.")
+            check_labels_batch(labels, b, "x")
         if layer is not None and layer not in self.layer_names:
             raise ValueError(f"`layer` must be one of {self.layer_names}, but got {layer!r}.")
 

@@ -21,6 +21,7 @@ from .._settings import MixSettings
 from .._validation import (
     check_audio,
     check_choice,
+    check_labels_batch,
     check_lam,
     check_lengths,
     check_perm,
@@ -222,14 +223,8 @@ class Mixer(nn.Module):
             )
         b = x.shape[0]
         if labels is not None:
-            if not isinstance(labels, Tensor):
-                raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+            check_labels_batch(labels, b, layout.name)
             check_same_device(x, labels, layout.name, "labels")
-            if labels.ndim == 0 or labels.shape[0] != b:
-                got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
-                raise ValueError(
-                    f"{layout.name} and labels have different batch sizes: {b} != {got}."
-                )
         if lengths is not None:
             if isinstance(lengths, Tensor):
                 check_same_device(x, lengths, layout.name, "lengths")
