@@ -170,3 +170,12 @@ def check_same_device(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
         raise ValueError(
             f"`{name_a}` and `{name_b}` are on different devices: {a.device} != {b.device}."
         )
+
+
+def check_labels_batch(labels: Tensor, batch_size: int, name: str = "x") -> None:
+    """``labels`` is a tensor with one row per sample of a batch of ``batch_size``."""
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+    if labels.ndim == 0 or labels.shape[0] != batch_size:
+        got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
+        raise ValueError(f"{name} and labels have different batch sizes: {batch_size} != {got}.")
