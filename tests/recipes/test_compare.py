@@ -58,6 +58,8 @@ def test_comparison_on_a_folder_with_two_jobs_and_an_unfinished_run(tmp_path):
     assert C.main(argv) == 0
     text = _check_outputs(out, ["none", "waveform+rms"], [0.0])
     assert "Speech Commands" in text
+    assert "## Results (mean ± std over seeds)" in text  # two seeds: a spread
+    assert "| 0% | none | clean |" not in text and "| 0% | waveform+rms | clean |" in text
     metrics = json.loads((out / "runs" / C.run_name("waveform+rms", 0.0, 1) / "metrics.json").read_text())
     assert metrics["method"] == "waveform" and metrics["normalize_rms"] is True
     # A run whose outputs went missing is trained again, the others are kept.
