@@ -54,11 +54,15 @@ class WithLengths(nn.Module):
 
 def _stft_frames(lengths: Tensor, spec: nn.Module) -> Tensor:
     """Valid frames of torchaudio's ``Spectrogram`` for valid lengths in samples."""
-    n = lengths + 2 * int(getattr(spec, "pad", 0))
-    hop, n_fft = int(spec.hop_length), int(spec.n_fft)
-    if getattr(spec, "center", True):
-        return torch.div(n, hop, rounding_mode="floor") + 1
-    return (torch.div(n - n_fft, hop, rounding_mode="floor") + 1).clamp_min(1)
+    from .functional import frame_lengths  # here, so this edit stays inside the function
+
+    return frame_lengths(
+        lengths,
+        n_fft=int(spec.n_fft),
+        hop_length=int(spec.hop_length),
+        center=bool(getattr(spec, "center", True)),
+        pad=int(getattr(spec, "pad", 0)),
+    )
 
 
 def _known_lengths_rule(module: nn.Module) -> Callable[[Tensor], Tensor] | None:

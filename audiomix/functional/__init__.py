@@ -28,7 +28,7 @@ from ._sampling import (
     sample_offsets,
     sample_permutation,
 )
-from ._spectral import db_to_power, power_to_db
+from ._spectral import db_to_power, frame_lengths, power_to_db
 
 __all__ = [
     "BCMixParams",
@@ -42,6 +42,7 @@ __all__ = [
     "bc_weight",
     "cutmix",
     "db_to_power",
+    "frame_lengths",
     "lengths_to_mask",
     "mix",
     "mix_lengths",

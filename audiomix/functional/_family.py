@@ -335,6 +335,19 @@ def _mean_power(x: Tensor, lengths: Tensor | None) -> Tensor:
     return total / (lengths.to(total.dtype) * sq.shape[1])
 
 
+def check_max_gain_db(max_gain_db: float | None) -> float | None:
+    """``max_gain_db`` as a float (any finite number of dB) or ``None`` (no cap)."""
+    if max_gain_db is None:
+        return None
+    if isinstance(max_gain_db, bool) or not isinstance(max_gain_db, numbers.Real):
+        raise TypeError(
+            f"`max_gain_db` must be a number or None, but got {type(max_gain_db).__name__}."
+        )
+    if not math.isfinite(max_gain_db):
+        raise ValueError(f"`max_gain_db` must be finite or None, but got {max_gain_db}.")
+    return float(max_gain_db)
+
+
 def _energy_fraction(snr_db: Tensor) -> Tensor:
     """Share of the mix's energy from the sample at ``snr_db``: 1 / (1 + 10^(-snr/10))."""
     return torch.sigmoid(snr_db * (_LN10 / 10.0))
@@ -415,45 +428,148 @@ def _cut_boxes(
     return CutBoxes(t0, t1, f0, f1, shift, kept.to(torch.float32))
 
 
+# Rows of at least _ROW_BYTES (on the CPU, _CPU_ROW_BYTES) are pasted by slicing, one row at a
+# time: no temporary larger than a fade ramp, where the vectorised paste builds several
+# batch-sized ones (a mask, the shifted partners, float64 fade weights: 12x the output for
+# 2 x 10 min clips). Slicing is also faster on the CPU from rows of about 1 s of audio
+# (256 x 16000 float32: 5 ms against 20 ms, measured); below that the per-row Python cost
+# dominates, and on a GPU it adds kernel launches. Smaller rows take the vectorised paste in
+# blocks of about _BLOCK_BYTES.
+_ROW_BYTES = 1 << 20
+_CPU_ROW_BYTES = 32 << 10
+_BLOCK_BYTES = 8 << 20
+
+
 def _paste(
     x: Tensor, perm: Tensor, boxes: CutBoxes, lengths: Tensor | None, freq: bool, fade: int = 0
 ) -> Tensor:
+    b = x.shape[0]
+    row_bytes = x[0].numel() * x.element_size()
+    if row_bytes >= (_CPU_ROW_BYTES if x.device.type == "cpu" else _ROW_BYTES):
+        return _paste_rows(x, perm, boxes, freq, fade)
+    rows = max(1, _BLOCK_BYTES // row_bytes)
+    if rows >= b:
+        return _paste_block(x, perm, boxes, lengths, freq, fade, slice(None))
+    out = torch.empty_like(x)
+    for start in range(0, b, rows):
+        block = slice(start, start + rows)
+        out[block] = _paste_block(x, perm, boxes, lengths, freq, fade, block)
+    return out
+
+
+def _paste_block(
+    x: Tensor,
+    perm: Tensor,
+    boxes: CutBoxes,
+    lengths: Tensor | None,
+    freq: bool,
+    fade: int,
+    block: slice,
+) -> Tensor:
+    """The rows ``block`` of the pasted batch, vectorised: masks and partners of the block."""
     b, t = x.shape[0], x.shape[-1]
     x3 = x.reshape(b, -1, t)
+    whole = block == slice(None)
+    own = x if whole else x[block]
+    rows = perm[block]
+    n = own.shape[0]
     if lengths is not None:
         lengths = lengths.to(device=x.device, dtype=torch.int64)
-        zero = torch.zeros(b, dtype=x.dtype, device=x.device)
-        partner = _shifted(x3, boxes.shift, lengths, zero, rows=perm)
+        zero = torch.zeros(n, dtype=x.dtype, device=x.device)
+        shift = boxes.shift[block]
+        if whole:
+            partner = _shifted(x3, shift, lengths, zero, rows=rows)
+        else:
+            partner = _shifted(x3.index_select(0, rows), shift, lengths[rows], zero)
     else:
-        partner = x3.index_select(0, perm)
-    partner = partner.view_as(x)
+        partner = x3.index_select(0, rows)
+    partner = partner.view_as(own)
     pos = torch.arange(t, device=x.device)
-    tmask = (pos >= boxes.time_start.unsqueeze(1)) & (pos < boxes.time_end.unsqueeze(1))
+    t0, t1 = boxes.time_start[block].unsqueeze(1), boxes.time_end[block].unsqueeze(1)
+    tmask = (pos >= t0) & (pos < t1)
     if freq:
         bins = torch.arange(x.shape[-2], device=x.device)
-        fmask = (bins >= boxes.freq_start.unsqueeze(1)) & (bins < boxes.freq_end.unsqueeze(1))
-        mask = fmask.unsqueeze(2) & tmask.unsqueeze(1)  # (batch, freq, time)
-        mask = mask.view(b, *[1] * (x.ndim - 3), *mask.shape[1:])
+        f0, f1 = boxes.freq_start[block].unsqueeze(1), boxes.freq_end[block].unsqueeze(1)
+        fmask = (bins >= f0) & (bins < f1)
+        mask = fmask.unsqueeze(2) & tmask.unsqueeze(1)  # (block, freq, time)
+        mask = mask.view(n, *[1] * (x.ndim - 3), *mask.shape[1:])
     elif fade:
-        w = _fade_weights(boxes, t, fade).to(x.dtype).view(b, *[1] * (x.ndim - 2), t)
-        return torch.lerp(x, partner, w)
+        w = _fade_weights(boxes.time_start[block], boxes.time_end[block], t, fade)
+        return torch.lerp(own, partner, w.to(x.dtype).view(n, *[1] * (x.ndim - 2), t))
     else:
-        mask = tmask.view(b, *[1] * (x.ndim - 2), t)
-    return torch.where(mask, partner, x)
+        mask = tmask.view(n, *[1] * (x.ndim - 2), t)
+    return torch.where(mask, partner, own)
 
 
-def _fade_weights(boxes: CutBoxes, num_frames: int, fade: int) -> Tensor:
-    """(batch, time) float64 partner weight of a time cut with linear ramps of ``fade`` steps.
+def _paste_rows(x: Tensor, perm: Tensor, boxes: CutBoxes, freq: bool, fade: int) -> Tensor:
+    """The pasted batch, one row at a time by slicing: the output is the only large tensor.
+
+    Inside a box the partner always has content (boxes are clipped to the overlap), so each
+    row copies one slice of its partner, at ``shift``; a fade blends only the ``fade`` samples
+    at each edge, with the weights of :func:`_fade_weights` (1 in between, 0 outside).
+    """
+    out = x.clone()
+    fields = [boxes.time_start, boxes.time_end, boxes.shift, perm]
+    if freq:
+        fields += [boxes.freq_start, boxes.freq_end]
+    table = torch.stack([f.to(torch.int64) for f in fields], dim=1).tolist()
+    # The ramps of every cut longer than 2 * fade: weights k / (fade + 1), k = 1..fade, rising
+    # from the cut's start and falling to its end (as _fade_weights gives them).
+    rise = (torch.arange(1, fade + 1, dtype=torch.float64, device=x.device) / (fade + 1)).to(x.dtype)
+    fall = rise.flip(0)
+    for i, (t0, t1, shift, j, *band) in enumerate(table):
+        f0, f1 = band if freq else (0, 0)
+        if t1 <= t0 or (freq and f1 <= f0) or (j == i and shift == 0):
+            continue  # nothing pasted, or a row pasted onto itself
+        if freq:
+            out[i, ..., f0:f1, t0:t1] = x[j, ..., f0:f1, t0 - shift : t1 - shift]
+            continue
+        if not fade:
+            out[i, ..., t0:t1] = x[j, ..., t0 - shift : t1 - shift]
+            continue
+        if t1 - t0 > 2 * fade:
+            out[i, ..., t0 + fade : t1 - fade] = x[j, ..., t0 + fade - shift : t1 - fade - shift]
+            ramps = [(t0, t0 + fade, rise), (t1 - fade, t1, fall)]
+        else:
+            w = _fade_weights(boxes.time_start[i : i + 1], boxes.time_end[i : i + 1], t1, fade, t0)
+            ramps = [(t0, t1, w[0].to(x.dtype))]
+        for a, e, w in ramps:
+            out[i, ..., a:e] = torch.lerp(x[i, ..., a:e], x[j, ..., a - shift : e - shift], w)
+    return out
+
+
+def _fade_weights(
+    time_start: Tensor, time_end: Tensor, num_frames: int, fade: int, first: int = 0
+) -> Tensor:
+    """(batch, time) float64 partner weight of a time cut with linear ramps of ``fade`` steps,
+    at positions ``first, ..., num_frames - 1``.
 
     ``min(t + 1 - start, end - t) / (fade + 1)`` clamped to [0, 1]: 0 outside the cut, rising
     by ``1 / (fade + 1)`` per sample from its first sample, 1 from ``fade`` samples inside it
     (``fade=0`` is the hard cut). Ramps lie inside the cut, so nothing is taken from where the
     partner has no content.
     """
-    pos = torch.arange(num_frames, device=boxes.time_start.device, dtype=torch.float64)
-    rise = pos + 1 - boxes.time_start.unsqueeze(1).double()
-    fall = boxes.time_end.unsqueeze(1).double() - pos
+    pos = torch.arange(first, num_frames, device=time_start.device, dtype=torch.float64)
+    rise = pos + 1 - time_start.unsqueeze(1).double()
+    fall = time_end.unsqueeze(1).double() - pos
     return (torch.minimum(rise, fall) / (fade + 1)).clamp(0.0, 1.0)
+
+
+def _fade_sum(width: Tensor, fade: int) -> Tensor:
+    """(batch,) float64 sum over a cut of ``width`` samples of its :func:`_fade_weights`.
+
+    The weights are ``min(k, width + 1 - k, c) / c`` for k = 1..width with ``c = fade + 1``: a
+    triangle capped at ``c``, summed in integers without building the (batch, time) weights.
+    """
+    c = fade + 1
+    width = width.to(torch.int64).clamp_min(0)
+    half = width // 2
+
+    def capped_ramp(m: Tensor) -> Tensor:  # sum of min(k, c) for k = 1..m
+        return torch.where(m <= c, m * (m + 1) // 2, c * (c + 1) // 2 + (m - c) * c)
+
+    middle = torch.where(width % 2 == 1, torch.clamp(half + 1, max=c), 0)
+    return (2 * capped_ramp(half) + middle).double() / c
 
 
 def _cutmix(
@@ -504,7 +620,7 @@ def _cutmix(
     if fade:
         # Ramps replace part of the cut by a blend: weigh the targets by what was taken.
         own = x.shape[-1] if lengths is None else lengths.to(device=x.device, dtype=torch.float64)
-        taken = _fade_weights(boxes, x.shape[-1], fade).sum(dim=1) / own
+        taken = _fade_sum(boxes.time_end - boxes.time_start, fade) / own
         kept = torch.where(_is_self(perm), 1.0, 1.0 - taken)
         boxes = boxes._replace(kept=kept.to(torch.float32))
     return _paste(x, perm, boxes, lengths, freq, fade), boxes
@@ -599,8 +715,10 @@ def _snr_mix(
     lengths: Tensor | None,
     offsets: Tensor | None,
     validate: bool,
+    max_gain_db: float | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     check_audio(x, "x", min_ndim=2, layout="(batch, ..., time)", check_finite=False)
+    check_max_gain_db(max_gain_db)
     b = x.shape[0]
     perm = _check_pairs(x, perm, lengths, validate)
     snr = _as_batch(snr_db, b, x.device, torch.float64)
@@ -611,11 +729,17 @@ def _snr_mix(
     usable = (power > 0) & (other > 0) & ~_is_self(perm)
     ratio = torch.pow(10.0, snr / 10.0)
     gain = torch.where(usable, (power / torch.where(usable, other * ratio, 1.0)).sqrt(), 0.0)
+    if max_gain_db is not None:
+        gain = gain.clamp_max(10.0 ** (max_gain_db / 20.0))
+    # A near-silent partner needs a large gain (1e5 for -100 dB), beyond float16's range
+    # (65504): half input is mixed in float32 and rounded once at the end.
+    work = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     # x_i + g * x_j = (1 + g) * lerp(x_j, x_i, 1 / (1 + g)): the core mix does the alignment.
     w = 1.0 / (1.0 + gain)
-    mixed = mix(x, w.to(x.dtype), perm, lengths=lengths, offsets=offsets, validate=False)
-    scale = (1.0 + gain).to(x.dtype).view(b, *[1] * (x.ndim - 1))
-    mixed = mixed * scale
+    mixed = mix(x.to(work), w.to(work), perm, lengths=lengths, offsets=offsets, validate=False)
+    scale = (1.0 + gain).to(work).view(b, *[1] * (x.ndim - 1))
+    mixed = (mixed * scale).to(x.dtype)
+    # The energy fraction actually achieved (the requested one unless the gain was capped).
     kept = torch.where(usable, power / (power + gain.square() * other), 1.0)
     return mixed, kept.to(torch.float32), gain
 
@@ -627,6 +751,7 @@ def snr_mix(
     *,
     lengths: Tensor | None = None,
     offsets: Tensor | None = None,
+    max_gain_db: float | None = None,
     validate: bool = True,
 ) -> tuple[Tensor, Tensor]:
     r"""Adds each sample's partner at a given signal-to-noise ratio.
@@ -641,12 +766,20 @@ def snr_mix(
     ``P_i / (P_i + g_i²·P_j) = 1 / (1 + 10^(-snr_i / 10))``. A silent sample or a silent
     partner gets nothing added and weight 1; so does a sample that is its own partner.
 
+    A near-silent partner is boosted to the requested SNR however large the gain (1e5 for a
+    partner 100 dB below the sample): powers and gains are computed in float64 and half
+    precision input (float16, bfloat16) is mixed in float32 and rounded once, so the result
+    stays finite. To avoid boosting a partner's noise floor, cap the gain with
+    ``max_gain_db``; the weight returned is then the energy fraction actually achieved.
+
     Args:
         x (Tensor): (batch, ..., time) waveforms.
         snr_db (Tensor or float): scalar or (batch,) SNR in dB of each sample over its partner.
         perm (Tensor): (batch,) partner indices.
         lengths (Tensor or None, optional): (batch,) valid lengths.
         offsets (Tensor or None, optional): (batch,) placement of the shorter clip.
+        max_gain_db (float or None, optional): largest gain applied to a partner, in dB;
+            ``None`` reaches every requested SNR. (Default: ``None``)
         validate (bool, optional): check ``perm``, ``lengths`` and ``snr_db``.
             (Default: ``True``)
 
@@ -660,7 +793,15 @@ def snr_mix(
         >>> round(float(lam[0]), 4)
         0.9091
     """
-    mixed, kept, _ = _snr_mix(x, snr_db, perm, lengths=lengths, offsets=offsets, validate=validate)
+    mixed, kept, _ = _snr_mix(
+        x,
+        snr_db,
+        perm,
+        lengths=lengths,
+        offsets=offsets,
+        validate=validate,
+        max_gain_db=max_gain_db,
+    )
     return mixed, kept
 
 
@@ -724,11 +865,23 @@ def _gain_db(
     if t < n_fft:
         x3 = torch.nn.functional.pad(x3, (0, n_fft - t))
     frames = x3.unfold(-1, n_fft, hop)  # (batch, channels, frames, n_fft)
-    spec = torch.fft.rfft(frames * window.to(device=x3.device, dtype=x3.dtype), dim=-1)
+    win = window.to(device=x3.device, dtype=x3.dtype)
+    own = torch.full((b,), t, device=x.device) if lengths is None else lengths.to(x.device)
+    # A clip shorter than n_fft is analysed in one frame of its own length: zero-padded into
+    # an n_fft window it would sit on the window's low start (a 500-sample tone read 15 dB too
+    # quiet at n_fft=2048). A Hann window of the clip's length, zero-padded to n_fft (so the
+    # A-weights of the n_fft bins still apply), gives an equal-level clip an equal gain.
+    first = _first_frame_window(own, win)  # (batch, n_fft); `win` itself for long clips
+    windowed = frames * win
+    windowed[:, :, 0] = frames[:, :, 0] * first.unsqueeze(1)
+    spec = torch.fft.rfft(windowed, dim=-1)
     power = spec.real.square() + spec.imag.square()
     # Parseval: this normalisation makes g the frame's mean square (A-weighted), so a full
     # scale 1 kHz sine is about -3 dB whatever n_fft; the floor `min_db` is relative to it.
-    norm = 2.0 / (n_fft * float(window.double().square().sum()))
+    energy = torch.full((b, power.shape[2]), float(window.double().square().sum()),
+                        dtype=torch.float64, device=x.device)
+    energy[:, 0] = first.double().square().sum(dim=1)
+    norm = (2.0 / (n_fft * energy)).to(power.dtype)
     weights = weights.to(device=power.device, dtype=power.dtype)
     g = (power * weights).sum(dim=-1).mean(dim=1) * norm  # (batch, frames)
     if lengths is not None:
@@ -740,6 +893,19 @@ def _gain_db(
         g = torch.where(k.unsqueeze(0) <= last.unsqueeze(1), g, 0.0)
     floor = 10.0 ** (min_db / 10.0)
     return 10.0 * torch.log10(g.amax(dim=1).clamp_min(floor))
+
+
+def _first_frame_window(lengths: Tensor, window: Tensor) -> Tensor:
+    """(batch, n_fft) window of each clip's first frame: ``window`` for clips of at least
+    n_fft samples, else a periodic Hann window of the clip's length followed by zeros."""
+    n_fft = window.shape[0]
+    pos = torch.arange(n_fft, device=window.device, dtype=torch.float64)
+    size = lengths.to(device=window.device, dtype=torch.float64).unsqueeze(1)
+    hann = 0.5 - 0.5 * torch.cos(2.0 * math.pi * pos / size)
+    # A one-sample clip is its own window (as torch.hann_window(1) is [1.]).
+    hann = torch.where(size == 1, 1.0, hann)
+    short = torch.where(pos < size, hann, 0.0).to(window.dtype)
+    return torch.where(lengths.to(window.device).unsqueeze(1) < n_fft, short, window)
 
 
 def a_weighted_gain(
@@ -755,9 +921,10 @@ def a_weighted_gain(
     Frames of ``n_fft`` samples (Hann window, hop ``n_fft // 2``) are taken over each clip's
     valid samples; each frame's power spectrum is weighted by :func:`a_weighting` and summed,
     normalised to the frame's mean square (0 dB is a full-scale square wave; a full-scale sine
-    at 1 kHz is about -3 dB). The gain is the loudest frame, floored at ``min_db``. Clips
-    shorter than ``n_fft`` are zero-padded to one frame. Scaling a clip by ``c`` adds
-    ``20·log10|c|`` dB.
+    at 1 kHz is about -3 dB). The gain is the loudest frame, floored at ``min_db``. A clip
+    shorter than ``n_fft`` is one frame of its own length (a Hann window of that length,
+    zero-padded to ``n_fft``), so equal-level clips get equal gains whatever their lengths.
+    Scaling a clip by ``c`` adds ``20·log10|c|`` dB.
 
     Args:
         waveform (Tensor): (batch, time) or (batch, channels, time); channels are averaged in

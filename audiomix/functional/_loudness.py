@@ -67,5 +67,8 @@ def normalize_rms(
         raise ValueError(f"`max_gain_db` must be >= 0, but got {max_gain_db}.")
     level = rms_db(waveform, lengths=lengths, eps=eps)
     gain_db = (target_db - level).clamp_max(max_gain_db)
-    gain = torch.pow(10.0, gain_db / 20.0).to(waveform.dtype)
-    return waveform * gain.view(-1, *[1] * (waveform.ndim - 1))
+    gain = torch.pow(10.0, gain_db / 20.0).view(-1, *[1] * (waveform.ndim - 1))
+    if waveform.dtype in (torch.float16, torch.bfloat16):
+        # A gain beyond 65504 (96 dB) is Inf in float16, although its product may not be.
+        return (waveform.float() * gain).to(waveform.dtype)
+    return waveform * gain.to(waveform.dtype)

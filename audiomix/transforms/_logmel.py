@@ -9,7 +9,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from .._validation import check_audio
-from ..functional._spectral import power_to_db
+from ..functional._spectral import frame_lengths, power_to_db
 
 # Windowed frames per chunk of clips in the CPU fast path (see LogMelSpectrogram._mel_power).
 _CHUNK_BYTES = 2 << 20
@@ -25,6 +25,14 @@ class LogMelSpectrogram(nn.Module):
     output matches ``librosa.power_to_db(librosa.feature.melspectrogram(...), top_db=...)``.
 
     Half-precision input is computed in float32 (the FFT needs it) and returned in its dtype.
+    For the same reason, casting the module to half precision (``.half()``,
+    ``.to(torch.bfloat16)``, as ``model.half()`` does) keeps its window and mel filterbank in
+    float32; other casts (``.double()``) apply to them as usual.
+
+    With ``center=True`` and ``pad_mode="reflect"`` (the default) each clip needs more than
+    ``n_fft // 2`` samples (reflection cannot pad more than the clip holds); with
+    ``center=False``, at least ``n_fft``. Shorter input raises a ``ValueError`` saying so; pad
+    such clips, or use ``pad_mode="constant"``.
 
     Args:
         sample_rate (int, optional): (Default: ``16000``)
@@ -121,7 +129,8 @@ class LogMelSpectrogram(nn.Module):
         return self.mel.n_mels
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
-        """Number of frames that cover each clip's valid samples.
+        """Number of frames that cover each clip's valid samples (see
+        :func:`~audiomix.functional.frame_lengths`).
 
         Args:
             lengths (Tensor): (batch,) valid lengths in samples.
@@ -129,11 +138,9 @@ class LogMelSpectrogram(nn.Module):
         Returns:
             Tensor: (batch,) valid lengths in frames (at least 1).
         """
-        if self.center:
-            frames = torch.div(lengths, self.hop_length, rounding_mode="floor") + 1
-        else:
-            frames = torch.div(lengths - self.n_fft, self.hop_length, rounding_mode="floor") + 1
-        return frames.clamp_min(1)
+        return frame_lengths(
+            lengths, n_fft=self.n_fft, hop_length=self.hop_length, center=self.center
+        )
 
     def forward(self, waveform: Tensor) -> Tensor:
         """
@@ -146,11 +153,7 @@ class LogMelSpectrogram(nn.Module):
         check_audio(
             waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=self.check_finite
         )
-        if not self.center and waveform.shape[-1] < self.n_fft:
-            raise ValueError(
-                f"`waveform` has {waveform.shape[-1]} samples, fewer than n_fft={self.n_fft} "
-                "(with center=False)."
-            )
+        self._check_length(waveform.shape[-1])
         dtype = waveform.dtype
         work = self.mel.mel_scale.fb.dtype
         if dtype in (torch.float16, torch.bfloat16):
@@ -162,6 +165,44 @@ class LogMelSpectrogram(nn.Module):
             )
         power = self._mel_power(waveform)
         return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
+
+    def _check_length(self, num_samples: int) -> None:
+        """Rejects clips too short to frame, before ``torch.stft`` fails on its padding."""
+        if not self.center:
+            if num_samples < self.n_fft:
+                raise ValueError(
+                    f"`waveform` has {num_samples} samples, fewer than n_fft={self.n_fft} "
+                    "(with center=False): pad the clips to at least n_fft samples, or use "
+                    "center=True."
+                )
+            return
+        pad_mode = self.mel.spectrogram.pad_mode
+        # torch.stft pads n_fft // 2 on each side: a reflection needs more samples than that, a
+        # circular wrap at least as many; "constant" and "replicate" pad any clip.
+        minimum = {"reflect": self.n_fft // 2 + 1, "circular": self.n_fft // 2}.get(pad_mode, 1)
+        if num_samples < minimum:
+            raise ValueError(
+                f"`waveform` has {num_samples} samples, too few for center=True with "
+                f"pad_mode={pad_mode!r} and n_fft={self.n_fft}, which needs at least "
+                f"{minimum}: pad the clips to at least {minimum} samples, or use "
+                "pad_mode='constant'."
+            )
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> LogMelSpectrogram:
+        # The FFT has no half-precision CPU kernel and a half filterbank would lose precision:
+        # a cast to float16/bfloat16 (`model.half()`) leaves the window and filterbank in
+        # float32, moved to the new device; forward then computes half input in float32.
+        owners = [(self.mel.spectrogram, "window"), (self.mel.mel_scale, "fb")]
+        before = [getattr(m, name) for m, name in owners]
+        super()._apply(fn, recurse)
+        for (module, name), old in zip(owners, before, strict=True):
+            new = getattr(module, name)
+            if new.dtype in (torch.float16, torch.bfloat16) and old.dtype not in (
+                torch.float16,
+                torch.bfloat16,
+            ):
+                module._buffers[name] = old.to(device=new.device)
+        return self
 
     def _mel_power(self, waveform: Tensor) -> Tensor:
         """``self.mel(waveform)``: the same values, computed faster on CPU.
