@@ -549,6 +549,10 @@ def prepare_targets(
     eps = check_label_smoothing(label_smoothing)
     if not isinstance(labels, Tensor):
         raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+    if labels.ndim in (1, 2) and labels.shape[0] == 0:
+        raise ValueError(
+            f"`labels` is empty: shape {tuple(labels.shape)}. A batch needs at least one sample."
+        )
     if labels.ndim == 1:
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
             raise TypeError(
