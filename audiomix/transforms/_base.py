@@ -74,6 +74,9 @@ class Mixer(nn.Module):
     mixes_labels = True
     layout: Layout = WAVEFORM
     params_type: type = MixParams
+    # True where apply() checks finiteness on its output blocks (functional.mix's fused check)
+    # instead of a separate scan of the input.
+    checks_finite_in_apply = False
 
     def __init__(
         self,
@@ -212,7 +215,7 @@ class Mixer(nn.Module):
             layout=layout.shape,
             # With lengths only the valid region must be finite: padding is never read. In
             # eval mode nothing is mixed, so nothing can spread.
-            check_finite=self.check_finite and lengths is None and self.training,
+            check_finite=self._scan_input and lengths is None,
         )
         if layout.spectral and x.shape[-2] == 1 and x.shape[-1] >= _WAVEFORM_LIKE_FRAMES:
             raise ValueError(
@@ -229,13 +232,13 @@ class Mixer(nn.Module):
             if isinstance(lengths, Tensor):
                 check_same_device(x, lengths, layout.name, "lengths")
             check_lengths(lengths, b, x.shape[-1])
-            if self.check_finite and self.training:
-                valid = time_mask(lengths, x)
-                if not bool(torch.where(valid, torch.isfinite(x), True).all()):
-                    raise ValueError(
-                        f"`{layout.name}` contains NaN or Inf values in its valid region. Clean "
-                        "the input, or pass `check_finite=False` to mix it anyway."
-                    )
+            if self._scan_input:
+                self._check_finite_input(x, lengths)
+
+    @property
+    def _scan_input(self) -> bool:
+        # In eval mode nothing is mixed, so nothing can spread: no scan.
+        return self.check_finite and self.training and not self.checks_finite_in_apply
 
     def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
         if not isinstance(params, self.params_type):
@@ -319,6 +322,8 @@ class Mixer(nn.Module):
         dev = params.to(x.device)
         if bool(unmixed.all()):
             out, applied = x, dev  # nothing to mix: the input itself, uncopied
+            if self.check_finite and self.checks_finite_in_apply:
+                self._check_finite_input(x, lengths)
         else:
             out, applied = self.apply(x, dev, lengths)
             if bool(unmixed.any()):
@@ -335,6 +340,24 @@ class Mixer(nn.Module):
             lam = torch.where(unmixed.to(applied.lam.device), 1.0, applied.lam)
             applied = dataclasses.replace(applied, lam=lam)
         return out, applied
+
+    def _check_finite_input(self, x: Tensor, lengths: Tensor | None) -> None:
+        """The separate finiteness scan of ``x`` (its valid region with ``lengths``)."""
+        if lengths is None:
+            check_audio(
+                x,
+                self.layout.name,
+                min_ndim=self.layout.min_ndim,
+                layout=self.layout.shape,
+                check_finite=True,
+            )
+            return
+        valid = time_mask(lengths, x)
+        if not bool(torch.where(valid, torch.isfinite(x), True).all()):
+            raise ValueError(
+                f"`{self.layout.name}` contains NaN or Inf values in its valid region. Clean "
+                "the input, or pass `check_finite=False` to mix it anyway."
+            )
 
     def extra_repr(self) -> str:
         return (

@@ -68,6 +68,7 @@ class WaveformMixup(Mixer):
     """
 
     layout = WAVEFORM
+    checks_finite_in_apply = True
 
     def __init__(
         self,
@@ -104,7 +105,14 @@ class WaveformMixup(Mixer):
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, MixParams]:
         out = mix(
-            x, params.lam, params.perm, lengths=lengths, offsets=params.offsets, validate=False
+            x,
+            params.lam,
+            params.perm,
+            lengths=lengths,
+            offsets=params.offsets,
+            validate=False,
+            check_finite=self.check_finite,
+            name=self.layout.name,
         )
         return out, params
 
