@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -137,25 +138,29 @@ def align(
     clips: Sequence[Tensor] | Tensor,
     length: int,
     *,
-    fill: str = "pad",
-    position: str = "start",
+    mode: str = "pad",
+    placement: str = "start",
     pad_value: float = 0.0,
     generator: torch.Generator | None = None,
+    fill: str | None = None,
+    position: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Brings clips to exactly ``length`` samples (or frames) and stacks them.
 
-    A longer clip is cropped to a window at ``position``; a shorter one is placed at
-    ``position`` and the rest is padded with ``pad_value`` (``fill="pad"``) or filled by
-    repeating the clip cyclically (``fill="repeat"``). Samples are copied, never resampled.
+    A longer clip is cropped to a window at ``placement``; a shorter one is placed at
+    ``placement`` and the rest is padded with ``pad_value`` (``mode="pad"``) or filled by
+    repeating the clip cyclically (``mode="repeat"``). Samples are copied, never resampled.
 
     Args:
         clips (list of Tensor or Tensor): each (..., time_i); one tensor is one clip.
         length (int): target length, >= 1.
-        fill (str, optional): ``"pad"`` or ``"repeat"``. (Default: ``"pad"``)
-        position (str, optional): ``"start"``, ``"center"`` or ``"random"``: where the crop
-            window starts, or where a short clip is placed. (Default: ``"start"``)
-        pad_value (float, optional): padding value for ``fill="pad"``. (Default: ``0.0``)
-        generator (torch.Generator or None, optional): for ``position="random"``.
+        mode (str, optional): ``"pad"`` or ``"repeat"``. (Default: ``"pad"``)
+        placement (str, optional): ``"start"``, ``"center"`` or ``"random"``: where the crop
+            window starts, or where a short clip is placed, as everywhere in audiomix.
+            (Default: ``"start"``)
+        pad_value (float, optional): padding value for ``mode="pad"``. (Default: ``0.0``)
+        generator (torch.Generator or None, optional): for ``placement="random"``.
+        fill, position: deprecated names of ``mode`` and ``placement``.
 
     Returns:
         (Tensor, Tensor): the batch (batch, ..., length) and lengths (batch,) int64: the number
@@ -163,7 +168,7 @@ def align(
         short clip is repeated).
 
     Example:
-        >>> batch, lengths = align([torch.ones(3), torch.ones(9)], 6, position="center")
+        >>> batch, lengths = align([torch.ones(3), torch.ones(9)], 6, placement="center")
         >>> batch.shape, lengths.tolist()
         (torch.Size([2, 6]), [3, 6])
     """
@@ -172,23 +177,31 @@ def align(
     _check_clip_list(clips)
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"`length` must be an int >= 1, but got {length!r}.")
-    check_choice(fill, "fill", FILLS)
-    check_choice(position, "position", PLACEMENTS)
+    if fill is not None:
+        warnings.warn("align(fill=) is deprecated; use mode=.", DeprecationWarning, stacklevel=2)
+        mode = fill
+    if position is not None:
+        warnings.warn(
+            "align(position=) is deprecated; use placement=.", DeprecationWarning, stacklevel=2
+        )
+        placement = position
+    check_choice(mode, "mode", FILLS)
+    check_choice(placement, "placement", PLACEMENTS)
     first = clips[0]
     out = first.new_full((len(clips), *first.shape[:-1], length), pad_value)
     lengths = torch.empty(len(clips), dtype=torch.int64)
     for i, c in enumerate(clips):
         n = c.shape[-1]
         if n >= length:
-            s = _start(n - length, position, generator)
+            s = _start(n - length, placement, generator)
             out[i] = c[..., s : s + length]
             lengths[i] = length
-        elif fill == "pad":
-            s = _start(length - n, position, generator)
+        elif mode == "pad":
+            s = _start(length - n, placement, generator)
             out[i, ..., s : s + n] = c
             lengths[i] = n
         else:
-            s = _start(length - n, position, generator)
+            s = _start(length - n, placement, generator)
             # The clip starts at s; the cycle continues to the right and wraps to the left.
             idx = (torch.arange(length, device=c.device) - s) % n
             out[i] = c[..., idx]

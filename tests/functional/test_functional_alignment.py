@@ -1,5 +1,6 @@
 """Clips of different lengths: pad_batch, align, lengths_to_mask, mix_lengths."""
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,7 +52,7 @@ def test_pad_batch_dtype_device(float_dtype, device):
 def test_align_exact_length_keeps_samples(lengths, lead, target, fill, position, seed):
     clips = _clips(lengths, lead, seed=seed)
     before = [c.clone() for c in clips]
-    batch, lens = align(clips, target, fill=fill, position=position, pad_value=-3.0,
+    batch, lens = align(clips, target, mode=fill, placement=position, pad_value=-3.0,
                         generator=_gen(seed))
     assert batch.shape == (len(clips), *lead, target)
     for i, c in enumerate(clips):
@@ -84,12 +85,12 @@ def test_align_exact_length_keeps_samples(lengths, lead, target, fill, position,
 
 def test_align_examples():
     ramp = torch.arange(1.0, 4.0)  # [1, 2, 3]
-    batch, lens = align([ramp], 7, fill="repeat", position="center")
+    batch, lens = align([ramp], 7, mode="repeat", placement="center")
     # Clip starts at (7 - 3) // 2 = 2, cycles right and wraps left.
     assert batch[0].tolist() == [2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0] and lens.tolist() == [7]
-    batch, lens = align(ramp, 2, position="center")  # a single tensor is one clip
+    batch, lens = align(ramp, 2, placement="center")  # a single tensor is one clip
     assert batch.tolist() == [[1.0, 2.0]] and lens.tolist() == [2]
-    batch, lens = align([ramp, torch.arange(10.0)], 5, position="center")
+    batch, lens = align([ramp, torch.arange(10.0)], 5, placement="center")
     assert batch.tolist() == [[0.0, 1.0, 2.0, 3.0, 0.0], [2.0, 3.0, 4.0, 5.0, 6.0]]
     assert lens.tolist() == [3, 5]
 
@@ -97,11 +98,11 @@ def test_align_examples():
 def test_align_random_is_reproducible_and_uses_the_generator():
     clips = _clips([50, 3, 20])
     state = torch.get_rng_state()
-    a, _ = align(clips, 10, position="random", generator=_gen(5))
-    b, _ = align(clips, 10, position="random", generator=_gen(5))
+    a, _ = align(clips, 10, placement="random", generator=_gen(5))
+    b, _ = align(clips, 10, placement="random", generator=_gen(5))
     assert torch.equal(a, b)
     assert torch.equal(state, torch.get_rng_state())
-    outs = {align(clips, 10, position="random", generator=_gen(s))[0][0, 0].item()
+    outs = {align(clips, 10, placement="random", generator=_gen(s))[0][0, 0].item()
             for s in range(20)}
     assert len(outs) > 5  # the crop window moves
 
@@ -109,7 +110,7 @@ def test_align_random_is_reproducible_and_uses_the_generator():
 def test_align_dtype_device(float_dtype, device):
     clips = [c.to(device) for c in _clips([5, 12], dtype=float_dtype)]
     for fill in ("pad", "repeat"):
-        batch, lens = align(clips, 8, fill=fill)
+        batch, lens = align(clips, 8, mode=fill)
         assert batch.dtype == float_dtype and batch.device.type == device
         assert lens.device.type == device
 
@@ -127,3 +128,13 @@ def test_mix_lengths():
     perm = torch.tensor([2, 0, 3, 1])
     assert mix_lengths(lengths, perm).tolist() == [5, 9, 7, 9]
     assert torch.equal(mix_lengths(lengths, torch.arange(4)), lengths)
+
+
+def test_align_old_keyword_names_still_work_with_a_warning():
+    clips = [torch.arange(3.0), torch.arange(9.0)]
+    with pytest.warns(DeprecationWarning, match=r"align\(position=\) is deprecated; use placement="):
+        old, _ = align(clips, 6, position="center")
+    with pytest.warns(DeprecationWarning, match=r"align\(fill=\) is deprecated; use mode="):
+        old_fill, _ = align(clips, 6, fill="repeat")
+    assert torch.equal(old, align(clips, 6, placement="center")[0])
+    assert torch.equal(old_fill, align(clips, 6, mode="repeat")[0])

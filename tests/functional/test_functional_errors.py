@@ -70,7 +70,7 @@ def test_p_type():
 @pytest.mark.parametrize("fn", [
     lambda: sample_offsets(torch.tensor([3, 4]), torch.tensor([1, 0]), placement="end"),
     lambda: sample_mix_params(2, alpha=0.4, lengths=torch.tensor([3, 4]), placement="end"),
-    lambda: align([torch.ones(3)], 5, position="end"),
+    lambda: align([torch.ones(3)], 5, placement="end"),
 ])
 def test_bad_placement(fn):
     with pytest.raises(ValueError, match=E("must be one of 'start', 'center', 'random', but got 'end'.")):
@@ -279,8 +279,8 @@ def test_align_bad_length(length):
 
 
 def test_align_bad_fill_and_empty():
-    with pytest.raises(ValueError, match=E("`fill` must be one of 'pad', 'repeat', but got 'wrap'.")):
-        align([torch.zeros(5)], 3, fill="wrap")
+    with pytest.raises(ValueError, match=E("`mode` must be one of 'pad', 'repeat', but got 'wrap'.")):
+        align([torch.zeros(5)], 3, mode="wrap")
     with pytest.raises(ValueError, match=E("`clips[0]` is empty along time: shape (2, 0).")):
         align(torch.zeros(2, 0), 3)
 

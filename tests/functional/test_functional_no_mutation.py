@@ -71,7 +71,7 @@ CALLS = {
     "lengths_to_mask": lambda a: [F.lengths_to_mask(a["lengths"], 60)],
     "pad_batch": lambda a: [F.pad_batch(a["clips"], pad_value=-1.0, multiple_of=8)],
     "align": lambda a: [
-        F.align(a["clips"], 8, fill=fill, position=pos, generator=_gen())
+        F.align(a["clips"], 8, mode=fill, placement=pos, generator=_gen())
         for fill in ("pad", "repeat") for pos in ("start", "center", "random")
     ],
     "power_to_db": lambda a: [F.power_to_db(a["power"]), F.power_to_db(a["power"], top_db=None,
