@@ -130,7 +130,7 @@ def check_lam(lam: Tensor | float, batch_size: int) -> None:
             raise ValueError(f"`lam` must lie in [0, 1], but got {lam}.")
 
 
-def check_perm(perm: Tensor, batch_size: int, device: torch.device | None = None) -> None:
+def check_perm(perm: Tensor, batch_size: int) -> None:
     if not isinstance(perm, Tensor):
         raise TypeError(f"`perm` must be a torch.Tensor, but got {type(perm).__name__}.")
     if perm.dtype not in (torch.int64, torch.int32):
@@ -179,3 +179,44 @@ def check_labels_batch(labels: Tensor, batch_size: int, name: str = "x") -> None
     if labels.ndim == 0 or labels.shape[0] != batch_size:
         got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
         raise ValueError(f"{name} and labels have different batch sizes: {batch_size} != {got}.")
+
+
+def check_fade(fade: object, mode: str = "time") -> int:
+    """Checks a cross-fade length in samples (an int >= 0, for time cuts only)."""
+    if isinstance(fade, bool) or not isinstance(fade, numbers.Integral) or fade < 0:
+        raise ValueError(f"`fade` must be an integer number of samples >= 0, but got {fade!r}.")
+    if fade and mode != "time":
+        raise ValueError(f"`fade` applies to time cuts only (mode='time'), but mode={mode!r}.")
+    return int(fade)
+
+
+def check_snr_range(snr_db: object) -> tuple[float, float]:
+    """``snr_db`` as a ``(low, high)`` pair of finite floats with ``low <= high``."""
+    if isinstance(snr_db, numbers.Real) and not isinstance(snr_db, bool):
+        snr_db = (snr_db, snr_db)
+    try:
+        lo, hi = (float(v) for v in snr_db)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`snr_db` must be a number or a (low, high) pair of numbers in dB, but got "
+            f"{snr_db!r}."
+        ) from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ValueError(
+            f"`snr_db` must be a (low, high) pair of finite numbers with low <= high, but got "
+            f"({lo}, {hi})."
+        )
+    return lo, hi
+
+
+def check_max_gain_db(max_gain_db: object) -> float | None:
+    """``max_gain_db`` as a float (any finite number of dB) or ``None`` (no cap)."""
+    if max_gain_db is None:
+        return None
+    if isinstance(max_gain_db, bool) or not isinstance(max_gain_db, numbers.Real):
+        raise TypeError(
+            f"`max_gain_db` must be a number or None, but got {type(max_gain_db).__name__}."
+        )
+    if not math.isfinite(max_gain_db):
+        raise ValueError(f"`max_gain_db` must be finite or None, but got {max_gain_db}.")
+    return float(max_gain_db)

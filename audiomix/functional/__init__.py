@@ -5,22 +5,11 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 """
 
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
-from ._family import (
-    BCMixParams,
-    CutMixParams,
-    SNRMixParams,
-    a_weighted_gain,
-    a_weighting,
-    bc_mix,
-    bc_weight,
-    cutmix,
-    sample_bc_params,
-    sample_cutmix_params,
-    sample_snr_params,
-    snr_mix,
-)
+from ._bc import bc_mix, bc_weight, sample_bc_params
+from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
 from ._loudness import normalize_rms, rms_db
 from ._mixing import mix, mix_targets, prepare_targets, soft_target_cross_entropy
+from ._params import BCMixParams, CutMixParams, SNRMixParams
 from ._sampling import (
     MixParams,
     sample_lambda,
@@ -28,15 +17,19 @@ from ._sampling import (
     sample_offsets,
     sample_permutation,
 )
+from ._snr import sample_snr_params, snr_mix
 from ._spectral import db_to_power, frame_lengths, power_to_db
+from ._weighting import a_weighted_gain, a_weighting, a_weighting_bins
 
 __all__ = [
     "BCMixParams",
+    "CutBoxes",
     "CutMixParams",
     "MixParams",
     "SNRMixParams",
     "a_weighted_gain",
     "a_weighting",
+    "a_weighting_bins",
     "align",
     "bc_mix",
     "bc_weight",

@@ -21,15 +21,31 @@ def rms_db(waveform: Tensor, *, lengths: Tensor | None = None, eps: float = 1e-1
         Tensor: (batch,) float32 levels in dB.
     """
     check_audio(waveform, "waveform", min_ndim=1, layout="(batch, ..., time)", check_finite=False)
+    if lengths is not None:
+        check_lengths(lengths, waveform.shape[0], waveform.shape[-1])
+    power = mean_power(waveform, lengths).float()
+    return 10.0 * torch.log10(power.clamp_min(eps))
+
+
+def mean_power(waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
+    """(batch,) mean square over each clip's valid samples (all channels), unchecked.
+
+    Computed in float32, or float64 for float64 input; padding is ignored whatever it holds.
+
+    Args:
+        waveform (Tensor): (batch, ..., time).
+        lengths (Tensor or None, optional): (batch,) valid lengths. (Default: all valid)
+
+    Returns:
+        Tensor: (batch,) float32 (float64 for float64 input).
+    """
+    work = waveform if waveform.dtype == torch.float64 else waveform.float()
     b, t = waveform.shape[0], waveform.shape[-1]
-    power = waveform.float().square().reshape(b, -1, t).mean(dim=1)  # (b, t)
+    power = work.square().reshape(b, -1, t).mean(dim=1)  # (b, t)
     if lengths is None:
-        mean_power = power.mean(dim=1)
-    else:
-        check_lengths(lengths, b, t)
-        mask = lengths_to_mask(lengths.to(power.device), t)
-        mean_power = (power * mask).sum(dim=1) / lengths.to(power.device, power.dtype)
-    return 10.0 * torch.log10(mean_power.clamp_min(eps))
+        return power.mean(dim=1)
+    mask = lengths_to_mask(lengths.to(power.device), t)
+    return torch.where(mask, power, 0.0).sum(dim=1) / lengths.to(power.device, power.dtype)
 
 
 def normalize_rms(

@@ -199,7 +199,7 @@ def mix(
     b = x.shape[0]
     if validate:
         check_lam(lam, b)
-        check_perm(perm, b, x.device)
+        check_perm(perm, b)
     perm = perm.to(device=x.device, dtype=torch.int64)
     if out is not None:
         if out.shape != x.shape or out.dtype != x.dtype or not out.is_contiguous():
@@ -658,7 +658,7 @@ def mix_targets(
     b = targets.shape[0]
     if validate:
         check_lam(lam, b)
-        check_perm(perm, b, targets.device)
+        check_perm(perm, b)
     perm = perm.to(device=targets.device, dtype=torch.int64)
     partner = targets.index_select(0, perm)
     if union:

@@ -38,9 +38,19 @@ class MixParams:
     offsets: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MixParams:
-        """Returns the parameters on ``device`` (copies are asynchronous where possible)."""
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return MixParams(move(self.lam), move(self.perm), move(self.applied), move(self.offsets))
+        """Returns the parameters on ``device`` (copies are asynchronous where possible).
+
+        Every tensor field is moved, those of subclasses (``CutMixParams``, ...) too, and the
+        copy has the same class.
+        """
+        import dataclasses  # here, so this edit stays inside the method
+
+        moved = {
+            f.name: getattr(self, f.name).to(device, non_blocking=True)
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), Tensor)
+        }
+        return dataclasses.replace(self, **moved)
 
 
 def _log_gamma(alpha: float, n: int, generator: torch.Generator | None) -> Tensor:

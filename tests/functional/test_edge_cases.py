@@ -6,7 +6,7 @@ import torchaudio
 from hypothesis import given
 from hypothesis import strategies as st
 
-import audiomix.functional._family as family
+import audiomix.functional._cutmix as paste_paths
 from audiomix import Chain, LogMelSpectrogram
 from audiomix.functional import (
     a_weighted_gain,
@@ -14,6 +14,7 @@ from audiomix.functional import (
     cutmix,
     frame_lengths,
     normalize_rms,
+    rms_db,
     sample_offsets,
     snr_mix,
 )
@@ -266,16 +267,16 @@ def test_cutmix_row_and_block_pastes_equal_the_batch_paste(case):
         offsets = sample_offsets(lengths, perm, placement="random", generator=g)
     kwargs = dict(time_center=centers[0], freq_center=None if mode == "time" else centers[1],
                   mode=mode, lengths=lengths, offsets=offsets, fade=fade)
-    saved = family._ROW_BYTES, family._CPU_ROW_BYTES, family._BLOCK_BYTES
+    saved = paste_paths._ROW_BYTES, paste_paths._CPU_ROW_BYTES, paste_paths._BLOCK_BYTES
     try:
-        family._ROW_BYTES = family._CPU_ROW_BYTES = 1 << 40
+        paste_paths._ROW_BYTES = paste_paths._CPU_ROW_BYTES = 1 << 40
         batch, kept = cutmix(x, lam, perm, **kwargs)
-        family._BLOCK_BYTES = 1  # one row per block
+        paste_paths._BLOCK_BYTES = 1  # one row per block
         blocked, kept_blocked = cutmix(x, lam, perm, **kwargs)
-        family._ROW_BYTES = family._CPU_ROW_BYTES = 0
+        paste_paths._ROW_BYTES = paste_paths._CPU_ROW_BYTES = 0
         rows, kept_rows = cutmix(x, lam, perm, **kwargs)
     finally:
-        family._ROW_BYTES, family._CPU_ROW_BYTES, family._BLOCK_BYTES = saved
+        paste_paths._ROW_BYTES, paste_paths._CPU_ROW_BYTES, paste_paths._BLOCK_BYTES = saved
     assert torch.equal(blocked, batch) and torch.equal(rows, batch)
     assert torch.equal(kept_blocked, kept) and torch.equal(kept_rows, kept)
 
@@ -290,3 +291,14 @@ def test_cutmix_fade_weight_matches_the_blended_samples(fade):
                          fade=fade)
     taken = mixed[0::2].double().mean(dim=1)  # partner is 1, sample 0: the mean is what was taken
     assert torch.allclose(kept[0::2].double(), 1.0 - taken, atol=1e-6)
+
+
+def test_rms_db_ignores_padding_whatever_it_holds():
+    x = torch.randn(2, 100, generator=_gen(6))
+    padded = x.clone()
+    padded[0, 60:] = float("inf")
+    padded[1, 80:] = float("nan")
+    lengths = torch.tensor([60, 80])
+    got = rms_db(padded, lengths=lengths)
+    expected = torch.stack([rms_db(x[:1, :60])[0], rms_db(x[1:, :80])[0]])
+    torch.testing.assert_close(got, expected)

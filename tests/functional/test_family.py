@@ -1,5 +1,6 @@
 """functional CutMix, SNR and BC mixing: invariants, batch consistency, errors."""
 
+import dataclasses
 import math
 
 import librosa
@@ -10,8 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiomix.functional import (
+    BCMixParams,
+    CutBoxes,
+    CutMixParams,
+    SNRMixParams,
     a_weighted_gain,
     a_weighting,
+    a_weighting_bins,
     bc_mix,
     bc_weight,
     cutmix,
@@ -23,7 +29,6 @@ from audiomix.functional import (
     sample_snr_params,
     snr_mix,
 )
-from audiomix.functional._family import _cutmix
 
 
 def _gen(seed=0):
@@ -97,8 +102,8 @@ def test_cutmix_band_uses_lambda_and_box_uses_square_root(mode, lam, expected):
     # box: sides sqrt(1 - λ)).
     x = _distinct(2, 20, 100)
     half = torch.full((2,), 0.5, dtype=torch.float64)
-    _, boxes = _cutmix(x, lam, torch.tensor([1, 0]), half, half, mode=mode, lengths=None,
-                       offsets=None, validate=True)
+    _, boxes = cutmix(x, lam, torch.tensor([1, 0]), time_center=half, freq_center=half,
+                      mode=mode, return_boxes=True)
     torch.testing.assert_close(boxes.kept, torch.full((2,), expected), atol=1e-6, rtol=0)
     width = (boxes.time_end - boxes.time_start)[0].item()
     if mode == "time":
@@ -442,3 +447,85 @@ def test_a_weighted_gain_errors():
         a_weighted_gain(torch.randn(1, 100), sample_rate=8000, n_fft=1)
     with pytest.raises(ValueError, match=r"`waveform` must have shape \(batch, time\)"):
         a_weighted_gain(torch.randn(100), sample_rate=8000)
+
+
+# --------------------------------------------------------------------------- public surface
+# What the modules need comes from the public functions: boxes, gains, precomputed BC gains.
+
+
+def test_cutmix_return_boxes_gives_what_was_pasted():
+    x = _distinct(3, 6, 40)
+    perm, lam = torch.tensor([2, 0, 1]), torch.tensor([0.4, 0.7, 0.9])
+    centers = torch.rand(2, 3, generator=_gen(1))
+    kwargs = dict(time_center=centers[0], freq_center=centers[1], mode="box")
+    mixed, kept = cutmix(x, lam, perm, **kwargs)
+    again, boxes = cutmix(x, lam, perm, **kwargs, return_boxes=True)
+    assert isinstance(boxes, CutBoxes)
+    assert torch.equal(again, mixed) and torch.equal(boxes.kept, kept)
+    for i in range(3):
+        f0, f1 = int(boxes.freq_start[i]), int(boxes.freq_end[i])
+        t0, t1 = int(boxes.time_start[i]), int(boxes.time_end[i])
+        assert torch.equal(mixed[i, f0:f1, t0:t1], x[int(perm[i]), f0:f1, t0:t1])
+        outside = torch.ones(6, 40, dtype=torch.bool)
+        outside[f0:f1, t0:t1] = False
+        assert torch.equal(mixed[i][outside], x[i][outside])
+
+
+def test_snr_mix_return_gain_is_the_partner_gain():
+    x = torch.randn(4, 800, generator=_gen(2))
+    perm = torch.tensor([1, 0, 2, 2])
+    mixed, kept, gain = snr_mix(x, 6.0, perm, return_gain=True)
+    assert gain.dtype == torch.float64 and gain[2] == 0  # its own partner: nothing added
+    expected = x.double() + gain.unsqueeze(1) * x[perm].double()
+    torch.testing.assert_close(mixed.double(), expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(snr_mix(x, 6.0, perm)[1], kept)
+
+
+def test_bc_mix_with_precomputed_gains_and_module_buffers():
+    x = torch.randn(3, 3000, generator=_gen(3))
+    perm, r = torch.tensor([1, 2, 0]), torch.tensor([0.2, 0.5, 0.9])
+    window, weights = torch.hann_window(512), a_weighting_bins(16000, 512)
+    gains = a_weighted_gain(x, sample_rate=16000, window=window, weights=weights)
+    assert torch.equal(gains, a_weighted_gain(x, sample_rate=16000, n_fft=512))
+    mixed, p = bc_mix(x, r, perm, sample_rate=16000, n_fft=512)
+    again, p_again = bc_mix(x, r, perm, gain_db=gains)
+    assert torch.equal(again, mixed) and torch.equal(p_again, p)
+
+
+def test_a_weighting_bins_are_the_a_weighting_in_power():
+    bins = a_weighting_bins(16000, 256, dtype=torch.float64)
+    f = torch.fft.rfftfreq(256, d=1 / 16000, dtype=torch.float64)
+    expected = 10.0 ** (a_weighting(f[1:], min_db=None) / 10.0)
+    assert bins.shape == (129,) and bins[0] == 0
+    torch.testing.assert_close(bins[1:], expected, rtol=1e-12, atol=0)
+
+
+def test_params_to_keeps_the_class_and_every_field():
+    p = sample_cutmix_params(3, alpha=1.0, lengths=torch.tensor([5, 9, 7]), generator=_gen(4))
+    p = dataclasses.replace(p, time_start=torch.tensor([0, 1, 2]))
+    moved = p.to("cpu")
+    assert type(moved) is CutMixParams
+    for f in dataclasses.fields(p):
+        a, b = getattr(p, f.name), getattr(moved, f.name)
+        assert (a is None and b is None) or torch.equal(a, b), f.name
+    snr = sample_snr_params(2, generator=_gen(5)).to(torch.device("cpu"))
+    assert type(snr) is SNRMixParams and snr.snr_db is not None
+    assert type(sample_bc_params(2, generator=_gen(6)).to("cpu")) is BCMixParams
+
+
+def test_public_surface_errors():
+    x = torch.randn(2, 600, generator=_gen(7))
+    perm = torch.tensor([1, 0])
+    with pytest.raises(ValueError, match=r"bc_mix needs `sample_rate` to compute the gains, or "
+                                         r"`gain_db`"):
+        bc_mix(x, 0.5, perm)
+    with pytest.raises(ValueError, match=r"`gain_db` must be a tensor of shape \(batch,\) = "
+                                         r"\(2,\), but got \(3,\)"):
+        bc_mix(x, 0.5, perm, gain_db=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"`window` must have shape \(n_fft,\) = \(256,\) and "
+                                         r"`weights` \(n_fft // 2 \+ 1,\) = \(129,\), but got "
+                                         r"\(256,\) and \(100,\)"):
+        a_weighted_gain(x, sample_rate=16000, window=torch.hann_window(256),
+                        weights=torch.ones(100))
+    with pytest.raises(ValueError, match=r"`window` must have shape \(n_fft,\) = \(128,\)"):
+        a_weighted_gain(x, sample_rate=16000, n_fft=128, window=torch.hann_window(256))
