@@ -1,0 +1,629 @@
+"""One run's training and evaluation: :class:`Trainer` (model, augmentations, mixer,
+optimiser, checkpoints with every random state, the loop, the evaluation passes, the
+evaluation under shift and the description of what the run applied).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+import torchaudio
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+import audiomix
+
+from . import robustness as R
+from .common import atomic_torch_save, atomic_write, derive_seed, log, progress
+from .config import CHECKPOINT, EPOCHS_CSV, config_digest
+from .data import (
+    BACKGROUND_NOISE_DIR,
+    SILENCE,
+    UNKNOWN,
+    BackgroundNoise,
+    RandomTimeShift,
+    SpeechCommands,
+)
+from .distributed import Dist, all_sum, eval_indices, gather_rows
+from .metrics import classification_metrics, fit_temperature
+from .mixers import build_mixer
+from .model import FrontEnd, KWSNet, count_parameters
+from .splits import IndexedItems, Splits, collate_indexed
+
+__all__ = ["Trainer", "epoch_line", "write_csv"]
+
+
+class Trainer:
+    """One run on one rank: builds the model, augmentations, mixer, loader and optimiser from
+    the config (in a fixed order, so the random draws repeat), trains, evaluates, checkpoints.
+
+    Args:
+        cfg (dict): the resolved config.
+        d (Dist): this process's rank and world size.
+        root (Path): the dataset folder.
+        splits (Splits): the three splits, training labels possibly noisy.
+    """
+
+    def __init__(self, cfg: dict[str, Any], d: Dist, root: Path, splits: Splits) -> None:
+        self.cfg = cfg
+        self.d = d
+        self.root = root
+        self.splits = splits
+        self.quiet = bool(cfg["quiet"]) or not d.main
+        self.device = torch.device(
+            f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu"
+        )
+        seed = cfg["seed"]
+        # The order of these steps is the order of the random draws: keep it.
+        self._build_model()
+        # From here on each rank has its own streams (dropout, SpecAugment, augmentations).
+        torch.manual_seed(derive_seed(seed, "torch", d.rank))
+        self.g_data = torch.Generator().manual_seed(derive_seed(seed, "data-order"))
+        self.g_shift = torch.Generator().manual_seed(derive_seed(seed, "shift", d.rank))
+        self.g_noise = torch.Generator().manual_seed(derive_seed(seed, "noise", d.rank))
+        self._build_augmentations(root)
+        self.mixer, self.stage = build_mixer(cfg, splits.num_classes)
+        self.normalize_rms = bool(cfg["mixup"]["normalize_rms"]) and self.mixer is not None
+        self._build_loader()
+        self._build_optimizer()
+
+        # A fixed subset of the training clips for the per-epoch memorisation curve.
+        n_sub = min(cfg["eval"]["train_subset"], len(splits.train))
+        g = torch.Generator().manual_seed(derive_seed(seed, "train-subset"))
+        self.train_subset = sorted(torch.randperm(len(splits.train), generator=g)[:n_sub].tolist())
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        # Log-mels of evaluation sets that do not change during a run (validation split, the
+        # training subset), computed once; and the last validation pass, which the final
+        # metrics would otherwise repeat with the same model.
+        self._features_cache: dict[str, list[tuple[Tensor, Tensor]]] = {}
+        self._last_val: tuple[int, dict[str, Any], Tensor, Tensor] | None = None
+        self.timing: dict[str, float] = {}
+        self._shift_noise: str | None = None  # what the evaluation under shift added
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def _build_model(self) -> None:
+        cfg, d = self.cfg, self.d
+        torch.manual_seed(cfg["seed"])  # model initialisation: the same on every rank
+        f = cfg["features"]
+        self.frontend = FrontEnd(
+            sample_rate=cfg["data"]["sample_rate"],
+            n_mels=f["n_mels"],
+            win_ms=f["win_ms"],
+            hop_ms=f["hop_ms"],
+            f_min=f["f_min"],
+            f_max=f["f_max"],
+            top_db=f["top_db"],
+        ).to(self.device)
+        m = cfg["model"]
+        self.net = KWSNet(
+            self.splits.num_classes, arch=m["arch"], width=m["width"], dropout=m["dropout"]
+        ).to(self.device)
+        self.model: nn.Module = self.net
+        if d.enabled:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[d.local_rank] if self.device.type == "cuda" else None
+            )
+
+    def _build_augmentations(self, root: Path) -> None:
+        acfg = self.cfg["augment"]
+        sr = self.cfg["data"]["sample_rate"]
+        shift = int(round(acfg["time_shift_ms"] * sr / 1000))
+        self.shift = RandomTimeShift(shift, generator=self.g_shift) if shift > 0 else None
+        self.noise = None
+        self.noise_off_reason = "augment.noise_prob = 0"
+        if acfg["noise_prob"] > 0:
+            try:
+                self.noise = BackgroundNoise.from_folder(
+                    root,
+                    sample_rate=sr,
+                    split="training",
+                    snr_db=tuple(acfg["noise_snr_db"]),
+                    p=acfg["noise_prob"],
+                    generator=self.g_noise,
+                )
+            except ValueError as err:
+                self.noise_off_reason = f"the dataset has no readable `{BACKGROUND_NOISE_DIR}`"
+                warnings.warn(f"no background-noise augmentation: {err}", UserWarning, stacklevel=3)
+        self.specaugment = None
+        if acfg["specaugment"]:
+            self.specaugment = nn.Sequential(
+                torchaudio.transforms.FrequencyMasking(acfg["freq_mask"], iid_masks=True),
+                torchaudio.transforms.TimeMasking(acfg["time_mask"], iid_masks=True),
+            )
+
+    def _build_loader(self) -> None:
+        """Training batches: the global batch is split across ranks."""
+        cfg, d, tcfg = self.cfg, self.d, self.cfg["train"]
+        seed = cfg["seed"]
+        self.train_set = IndexedItems(self.splits.train)
+        self.batch_size = max(1, tcfg["batch_size"] // d.world)
+        if d.enabled:
+            self.sampler: Any = DistributedSampler(
+                self.train_set, num_replicas=d.world, rank=d.rank, shuffle=True,
+                seed=derive_seed(seed, "data-order") % 2**31, drop_last=True,
+            )
+        else:
+            self.sampler = RandomSampler(self.train_set, generator=self.g_data)
+        self.loader = DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            drop_last=True,  # a batch of one would break BatchNorm (and mixes with itself)
+            collate_fn=collate_indexed,
+            num_workers=cfg["data"]["num_workers"],
+            generator=torch.Generator().manual_seed(derive_seed(seed, "workers", d.rank)),
+        )
+        self.steps_per_epoch = len(self.loader)
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"the training split has {len(self.train_set)} clips, fewer than one batch of "
+                f"{self.batch_size} per rank; lower train.batch_size."
+            )
+
+    def _build_optimizer(self) -> None:
+        tcfg = self.cfg["train"]
+        total_steps = self.steps_per_epoch * tcfg["epochs"]
+        if tcfg["optimizer"] == "adamw":
+            self.opt: torch.optim.Optimizer = torch.optim.AdamW(
+                self.net.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"]
+            )
+        else:
+            self.opt = torch.optim.SGD(
+                self.net.parameters(), lr=tcfg["lr"], momentum=0.9, nesterov=True,
+                weight_decay=tcfg["weight_decay"],
+            )
+        if tcfg["scheduler"] == "onecycle":
+            self.sched: Any = torch.optim.lr_scheduler.OneCycleLR(
+                self.opt, max_lr=tcfg["lr"], total_steps=total_steps,
+                pct_start=tcfg["warmup"], anneal_strategy="cos",
+            )
+        elif tcfg["scheduler"] == "cosine":
+            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=total_steps)
+        else:
+            self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda _: 1.0)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _rank_state(self) -> dict[str, Any]:
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "data_order": self.g_data.get_state(),
+            "shift": self.g_shift.get_state(),
+            "noise": self.g_noise.get_state(),
+            "mixer": None if self.mixer is None else self.mixer.state_dict(),
+        }
+
+    def _load_rank_state(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        self.g_data.set_state(state["data_order"])
+        self.g_shift.set_state(state["shift"])
+        self.g_noise.set_state(state["noise"])
+        if self.mixer is not None:
+            self.mixer.load_state_dict(state["mixer"])
+
+    def save_checkpoint(self, path: Path) -> None:
+        states = [self._rank_state()]
+        if self.d.enabled:
+            states = [None] * self.d.world  # type: ignore[list-item]
+            dist.all_gather_object(states, self._rank_state())
+        if not self.d.main:
+            return
+        payload = {
+            "format": 1,
+            "epoch": self.epoch,
+            "config_digest": config_digest(self.cfg),
+            "world_size": self.d.world,
+            "model": self.net.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "history": self.history,
+            "rank_states": states,
+        }
+        atomic_torch_save(payload, path)
+
+    def load_checkpoint(self, path: Path) -> None:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        if payload.get("config_digest") != config_digest(self.cfg):
+            raise ValueError(
+                f"{path} was written with a different config; resume with the same settings "
+                "or start a new run_dir (or pass --overwrite)."
+            )
+        self.net.load_state_dict(payload["model"])
+        self.opt.load_state_dict(payload["optimizer"])
+        self.sched.load_state_dict(payload["scheduler"])
+        self.epoch = int(payload["epoch"])
+        self.history = list(payload["history"])
+        states = payload["rank_states"]
+        if payload["world_size"] != self.d.world:
+            warnings.warn(
+                f"{path} was written by {payload['world_size']} process(es), this run has "
+                f"{self.d.world}: random streams restart, so results will differ from an "
+                "uninterrupted run.",
+                UserWarning,
+                stacklevel=2,
+            )
+        else:
+            self._load_rank_state(states[self.d.rank])
+
+    # -- one training epoch --------------------------------------------------------------------
+
+    def _train_batch(self, x: Tensor, y: Tensor, idx: Tensor) -> tuple[float, int]:
+        lengths: Tensor | None = None
+        if self.shift is None and self.noise is None:
+            # Nothing fills the padding yet, so mixers can align clips by their true lengths.
+            lengths = self.splits.train.lengths[idx].clamp(1, x.shape[-1])
+        if self.shift is not None:
+            x = self.shift(x)
+        if self.noise is not None:
+            x = self.noise(x)
+        if self.normalize_rms:
+            x = audiomix.functional.normalize_rms(
+                x, target_db=self.cfg["mixup"]["target_db"], lengths=lengths
+            )
+        targets: Tensor | None = None
+        if self.stage == "waveform":
+            if lengths is None:
+                x, targets = self.mixer(x, y)
+            else:
+                x, targets, lengths = self.mixer(x, y, lengths)
+        x = x.to(self.device, non_blocking=True)
+        spec = self.frontend(x)
+        if self.stage == "spectrogram":
+            y_dev = y.to(self.device)
+            if lengths is None:
+                spec, targets = self.mixer(spec, y_dev)
+            else:
+                frames = self.frontend.frame_lengths(lengths).to(self.device)
+                spec, targets, _ = self.mixer(spec, y_dev, frames)
+        if self.specaugment is not None:
+            spec = self.specaugment(spec.unsqueeze(1)).squeeze(1)
+        logits = self.model(spec)
+        if targets is None:
+            loss = F.cross_entropy(logits, y.to(self.device))
+        else:
+            loss = audiomix.functional.soft_target_cross_entropy(logits, targets.to(self.device))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        return float(loss.detach()) * x.shape[0], x.shape[0]
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        if isinstance(self.sampler, DistributedSampler):
+            self.sampler.set_epoch(self.epoch)
+        total, count = 0.0, 0
+        bar = progress(
+            self.steps_per_epoch,
+            f"epoch {self.epoch + 1}/{self.cfg['train']['epochs']}",
+            disable=self.quiet,
+        )
+        for x, y, idx in self.loader:
+            loss, n = self._train_batch(x, y, idx)
+            total += loss
+            count += n
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / count:.3f}", refresh=False)
+        bar.close()
+        total, count = all_sum([total, count], self.d, self.device)
+        return total / max(count, 1)
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def _eval_loader(self, ds: SpeechCommands, items: Sequence[int]) -> DataLoader:
+        return DataLoader(
+            torch.utils.data.Subset(IndexedItems(ds), list(items)),
+            batch_size=self.cfg["eval"]["batch_size"],
+            shuffle=False,
+            collate_fn=collate_indexed,
+            num_workers=self.cfg["data"]["num_workers"],
+        )
+
+    @torch.no_grad()
+    def _features(
+        self, ds: SpeechCommands, mine: Sequence[int], cache_key: str | None
+    ) -> list[tuple[Tensor, Tensor]]:
+        """``(log-mel, item index)`` batches of ``mine``, kept under ``cache_key`` if given."""
+        if cache_key is not None and cache_key in self._features_cache:
+            # Iterating a DataLoader draws its base seed from torch's global generator, the
+            # one dropout and SpecAugment use in training. A cached pass draws it too, so the
+            # training streams stay those of a pass over the loader: caching changes no result,
+            # and a resumed run (whose cache starts empty) matches an uninterrupted one.
+            torch.empty((), dtype=torch.int64).random_()
+            return self._features_cache[cache_key]
+        batches = [
+            (self.frontend(x.to(self.device)), idx.to(self.device))
+            for x, _, idx in self._eval_loader(ds, mine)
+        ]
+        if cache_key is not None:
+            self._features_cache[cache_key] = batches
+        return batches
+
+    @torch.no_grad()
+    def predict(
+        self,
+        ds: SpeechCommands,
+        indices: Sequence[int] | None = None,
+        *,
+        cache_key: str | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Logits and item indices over ``indices`` (default: all), gathered from every rank,
+        in index order. No augmentation, eval mode. With ``cache_key``, the log-mels are
+        computed on the first call and reused (for sets evaluated every epoch)."""
+        self.model.eval()
+        wanted = list(range(len(ds))) if indices is None else list(indices)
+        mine = [wanted[i] for i in eval_indices(len(wanted), self.d)]
+        outs, idxs = [], []
+        for spec, idx in self._features(ds, mine, cache_key):
+            outs.append(self.net(spec).float())
+            idxs.append(idx)
+        return self._gathered(outs, idxs)
+
+    def _gathered(self, outs: list[Tensor], idxs: list[Tensor]) -> tuple[Tensor, Tensor]:
+        n_cls = self.splits.num_classes
+        logits = torch.cat(outs) if outs else torch.zeros((0, n_cls), device=self.device)
+        index = torch.cat(idxs) if idxs else torch.zeros((0,), dtype=torch.long, device=self.device)
+        logits, index = gather_rows(logits, self.d).cpu(), gather_rows(index, self.d).cpu()
+        order = torch.argsort(index)
+        return logits[order], index[order]
+
+    def evaluate(
+        self, ds: SpeechCommands, *, detail: bool = False, cache_key: str | None = None
+    ) -> tuple[dict[str, Any], Tensor, Tensor]:
+        logits, index = self.predict(ds, cache_key=cache_key)
+        labels = ds.labels[index]
+        m = classification_metrics(
+            logits, labels, self.splits.num_classes, n_bins=self.cfg["eval"]["ece_bins"], detail=detail
+        )
+        return m, logits, labels
+
+    def train_accuracy(
+        self, indices: Sequence[int] | None = None, *, cache_key: str | None = None
+    ) -> dict[str, float]:
+        """Accuracy on training clips (no augmentation) against the noisy and the clean labels.
+
+        On the clips whose label was flipped, ``accuracy_noisy`` counts memorised wrong labels
+        and ``accuracy_clean`` the true class recovered despite them.
+        """
+        logits, index = self.predict(self.splits.train, indices, cache_key=cache_key)
+        pred = logits.argmax(dim=1)
+        noisy = self.splits.train.labels[index]
+        clean = self.splits.clean_train_labels[index]
+        flipped = noisy != clean
+        out = {
+            "accuracy_noisy": float((pred == noisy).double().mean()),
+            "accuracy_clean": float((pred == clean).double().mean()),
+        }
+        if bool(flipped.any()):
+            out["flipped_share"] = float(flipped.double().mean())
+            out["flipped_accuracy_noisy"] = float((pred == noisy)[flipped].double().mean())
+            out["flipped_accuracy_clean"] = float((pred == clean)[flipped].double().mean())
+        return out
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def fit(self, run_dir: Path) -> None:
+        epochs = self.cfg["train"]["epochs"]
+        while self.epoch < epochs:
+            started = time.perf_counter()
+            train_loss = self.train_epoch()
+            val, val_logits, val_labels = self.evaluate(self.splits.val, cache_key="validation")
+            self._last_val = (self.epoch + 1, dict(val), val_logits, val_labels)
+            row: dict[str, Any] = {
+                "epoch": self.epoch + 1,
+                "lr": self.sched.get_last_lr()[0],
+                "train_loss": train_loss,
+                "val_accuracy": val["accuracy"],
+                "val_nll": val["nll"],
+                "val_ece": val["ece"],
+            }
+            if self.train_subset:
+                sub = self.train_accuracy(self.train_subset, cache_key="train-subset")
+                row["train_accuracy_noisy"] = sub["accuracy_noisy"]
+                row["train_accuracy_clean"] = sub["accuracy_clean"]
+            row["seconds"] = time.perf_counter() - started
+            self.history.append(row)
+            self.epoch += 1
+            self.save_checkpoint(run_dir / CHECKPOINT)
+            if self.d.main:
+                write_csv(run_dir / EPOCHS_CSV, self.history)
+            if not self.quiet:
+                log(epoch_line(row, epochs))
+
+    def final_metrics(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        self._features_cache.clear()  # training is over: free the memory
+        test, test_logits, test_labels = self.evaluate(self.splits.test, detail=True)
+        if self._last_val is not None and self._last_val[0] == self.epoch:
+            _, val, val_logits, val_labels = self._last_val  # the same model, the same numbers
+            val = dict(val)
+        else:
+            val, val_logits, val_labels = self.evaluate(self.splits.val)
+        temperature = fit_temperature(val_logits, val_labels)
+        scaled = classification_metrics(
+            test_logits / temperature, test_labels, self.splits.num_classes,
+            n_bins=self.cfg["eval"]["ece_bins"], detail=True,
+        )
+        test.update(
+            temperature=temperature,
+            nll_ts=scaled["nll"],
+            ece_ts=scaled["ece"],
+            reliability_ts=scaled["reliability"],
+        )
+        test["per_class_accuracy"] = dict(
+            zip(self.splits.class_names, test["per_class_accuracy"], strict=True)
+        )
+        val_scaled = classification_metrics(
+            val_logits / temperature, val_labels, self.splits.num_classes,
+            n_bins=self.cfg["eval"]["ece_bins"],
+        )
+        val.update(nll_ts=val_scaled["nll"], ece_ts=val_scaled["ece"])
+        train = self.train_accuracy()
+        train["label_noise"] = self.cfg["train"]["label_noise"]
+        self.timing["final_eval_seconds"] = time.perf_counter() - started
+        robust_started = time.perf_counter()
+        robustness = self.robustness(temperature)
+        self.timing["robustness_seconds"] = time.perf_counter() - robust_started
+        return {
+            "method": self.cfg["mixup"]["method"],
+            "normalize_rms": bool(self.cfg["mixup"]["normalize_rms"]),
+            "label_noise": self.cfg["train"]["label_noise"],
+            "seed": self.cfg["seed"],
+            "epochs": self.epoch,
+            "config_digest": config_digest(self.cfg),
+            "num_parameters": count_parameters(self.net),
+            "class_names": self.splits.class_names,
+            "sizes": {
+                "train": len(self.splits.train),
+                "validation": len(self.splits.val),
+                "test": len(self.splits.test),
+            },
+            "test": test,
+            "validation": val,
+            "train": train,
+            "robustness": robustness,
+        }
+
+    # -- accuracy under shift ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def robustness(self, temperature: float) -> dict[str, dict[str, Any]]:
+        """Metrics on shifted copies of the test split (see ``robustness.py``), raw and with
+        the validation-fitted ``temperature``; ``{}`` when disabled."""
+        rcfg = self.cfg["robustness"]
+        conditions = R.conditions(rcfg)
+        if not conditions:
+            return {}
+        sr = self.cfg["data"]["sample_rate"]
+        noise, self._shift_noise = R.held_out_noise(self.root, sample_rate=sr, seed=rcfg["seed"])
+        self.model.eval()
+        ds = self.splits.test
+        out: dict[str, dict[str, Any]] = {}
+        n_bins = self.cfg["eval"]["ece_bins"]
+        for cond in conditions:
+            shift = R.Shift(cond, noise, sample_rate=sr, seed=rcfg["seed"])
+            outs, idxs = [], []
+            # Every rank shifts every chunk (the draws continue from chunk to chunk), then
+            # keeps its own rows: the shifted clips do not depend on the number of ranks.
+            for x, _, idx in self._eval_loader(ds, range(len(ds))):
+                x = shift(x)
+                mine = (idx % self.d.world) == self.d.rank
+                spec = self.frontend(x[mine].to(self.device))
+                outs.append(self.net(spec).float())
+                idxs.append(idx[mine].to(self.device))
+            logits, index = self._gathered(outs, idxs)
+            labels = ds.labels[index]
+            m = classification_metrics(logits, labels, self.splits.num_classes, n_bins=n_bins)
+            ts = classification_metrics(
+                logits / temperature, labels, self.splits.num_classes, n_bins=n_bins
+            )
+            entry = {"label": cond.label, **m, "nll_ts": ts["nll"], "ece_ts": ts["ece"]}
+            if cond.kind == "clip":
+                entry["clipped_share"] = shift.clipped / len(ds)
+            out[cond.name] = entry
+        return out
+
+    def applied(self) -> dict[str, Any]:
+        """What this run applied (data, splits, augmentations, mixing, label noise, shift
+        evaluation), as opposed to what the config asked for: for ``run_info.json`` and
+        the comparison's report."""
+        cfg, splits = self.cfg, self.splits
+        a, m = cfg["augment"], cfg["mixup"]
+        train = splits.train
+        names = splits.class_names
+        if SILENCE in names:
+            silence = f"cut from `{BACKGROUND_NOISE_DIR}` (each split from its own region)"
+        elif any(p.suffix == ".wav" for p in (self.root / BACKGROUND_NOISE_DIR).glob("*")):
+            silence = "none (data.silence_ratio = 0)"
+        else:
+            silence = f"none, the dataset has no `{BACKGROUND_NOISE_DIR}`"
+        if self.noise is not None:
+            noise = (
+                f"p = {a['noise_prob']:g} at {a['noise_snr_db'][0]:g}-{a['noise_snr_db'][1]:g} dB "
+                f"SNR, {int(self.noise.lengths.shape[0])} `{BACKGROUND_NOISE_DIR}` recording(s) "
+                "(their first 80 %)"
+            )
+        else:
+            noise = f"none, {self.noise_off_reason}"
+        rcfg = cfg["robustness"]
+        conditions = R.conditions(rcfg)
+        flipped = int((train.labels != splits.clean_train_labels).sum())
+        return {
+            "data": {
+                "dataset": str(self.root),
+                "task": str(cfg["data"]["task"]),
+                "classes": list(names),
+                "keywords_missing": list(train.missing_keywords),
+                "silence": silence,
+                "unknown": "other word folders" if UNKNOWN in names else "none (no other word folders)",
+            },
+            "splits": {
+                "rule": (
+                    "validation_list.txt and testing_list.txt"
+                    if train.split_rule == "list files"
+                    else "the official hash rule (no list files)"
+                ),
+                "sizes": {"train": len(train), "validation": len(splits.val), "test": len(splits.test)},
+            },
+            "augment": {
+                "time_shift": f"±{a['time_shift_ms']:g} ms" if self.shift is not None else "none",
+                "background_noise": noise,
+                "specaugment": self.specaugment is not None,
+            },
+            "mixup": {
+                "method": m["method"],
+                "class": None if self.mixer is None else type(self.mixer).__name__,
+                "stage": self.stage,
+                "normalize_rms": self.normalize_rms,
+                "aligned_by_length": self.mixer is not None and self.shift is None and self.noise is None,
+            },
+            "label_noise": {"rate": cfg["train"]["label_noise"], "flipped": flipped, "of": len(train)},
+            "robustness": {
+                "conditions": {c.name: c.label for c in conditions},
+                "noise": self._shift_noise if any(c.kind == "noise" for c in conditions) else None,
+            },
+        }
+
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+
+    def write(f: Any) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        f.write(buf.getvalue().encode("utf-8"))
+
+    atomic_write(path, write)
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    line = (
+        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.3f}  "
+        f"val acc {100 * row['val_accuracy']:.1f}%  nll {row['val_nll']:.3f}  "
+        f"ece {row['val_ece']:.3f}"
+    )
+    if "train_accuracy_noisy" in row:
+        line += (
+            f"  train acc noisy/clean {100 * row['train_accuracy_noisy']:.1f}/"
+            f"{100 * row['train_accuracy_clean']:.1f}%"
+        )
+    return line + f"  ({row['seconds']:.1f} s)"
