@@ -17,6 +17,7 @@ from .._validation import (
     check_same_device,
 )
 from ._alignment import lengths_to_mask
+from ._mix_lengths import mix_lengths_autograd, mix_lengths_blocks, sum_is_finite
 
 # On CPU, partners are gathered straight into the output one block of about this many bytes at a
 # time, and each block is interpolated in place while it is still in cache: no temporary. Measured
@@ -24,23 +25,6 @@ from ._alignment import lengths_to_mask
 # for batches that fit the L3, 4-16 MiB beat one whole-batch pass for bigger ones, and every
 # block is a parallel region whose barrier stalls when cores are shared, so blocks are large.
 _BLOCK_BYTES = 8 << 20
-# The length-aware mix makes about six passes over each block (two gathers, two masks, the
-# interpolation, the check) with a dozen small ops per block: blocks of a few MiB keep them in
-# the L3 and the per-op overhead small. A block is also at most a quarter of the batch, so that
-# its temporaries (the clip's own block and the masks) stay well under the output's size.
-_LENGTHS_BLOCK_BYTES = 2 << 20
-_LENGTHS_MIN_BLOCK_BYTES = 256 << 10
-# Masking by bits: a float AND an all-ones/all-zeros integer of the same width keeps the value
-# bit for bit or turns it into +0.0. On CPU this runs at copy speed, where torch.where and
-# masked_fill take 2-6 times as long.
-_BITS = {
-    torch.float16: torch.int16,
-    torch.bfloat16: torch.int16,
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-}
-
-
 def _weights(lam: Tensor | float, batch_size: int, ndim: int, like: Tensor) -> Tensor | float:
     """lam as a float or a (batch, 1, ..., 1) tensor in the dtype and device of ``like``."""
     if not isinstance(lam, Tensor):
@@ -48,12 +32,6 @@ def _weights(lam: Tensor | float, batch_size: int, ndim: int, like: Tensor) -> T
     if lam.ndim == 0:
         lam = lam.expand(batch_size)
     return lam.to(device=like.device, dtype=like.dtype).view(batch_size, *([1] * (ndim - 1)))
-
-
-def _sum_is_finite(t: Tensor) -> bool:
-    """False if ``t`` holds a NaN or ±Inf (a sum propagates both); also False, rarely, when a
-    sum of finite values overflows, which the caller settles by scanning the input."""
-    return math.isfinite(float(t.sum()))
 
 
 def _lerp_rows(
@@ -78,7 +56,7 @@ def _lerp_rows(
         # In place on the gathered partners: the same arithmetic as torch.lerp(x[perm], x, w).
         torch.index_select(x2, 0, perm, out=out2)
         out2.lerp_(x2, w)
-        return out, (not check) or _sum_is_finite(out2)
+        return out, (not check) or sum_is_finite(out2)
     if row_bytes <= _BLOCK_BYTES:
         rows = _BLOCK_BYTES // row_bytes
         ws = [w] * ((b + rows - 1) // rows) if isinstance(w, float) else w.split(rows)
@@ -87,7 +65,7 @@ def _lerp_rows(
             torch.index_select(x2, 0, p, out=o)
             o.lerp_(xs, wr)
             if check and finite:
-                finite = _sum_is_finite(o)
+                finite = sum_is_finite(o)
         return out, finite
     # Rows longer than a block (minutes of audio): each row in column blocks.
     cols = max(1, _BLOCK_BYTES // x2.element_size())
@@ -98,7 +76,7 @@ def _lerp_rows(
             o.copy_(x2[j, c0 : c0 + cols])
             o.lerp_(x2[i, c0 : c0 + cols], wr)
             if check and finite:
-                finite = _sum_is_finite(o)
+                finite = sum_is_finite(o)
     return out, finite
 
 
@@ -219,7 +197,7 @@ def mix(
             # The fast path writes through out=, which autograd refuses; mixing hidden
             # features (manifold mixup) needs gradients, so take the out-of-place lerp.
             result = torch.lerp(x.index_select(0, perm), x, _weights(lam, b, x.ndim, x))
-            finite = (not check_finite) or _sum_is_finite(result.detach())
+            finite = (not check_finite) or sum_is_finite(result.detach())
         else:
             result, finite = _lerp_rows(x, lam, perm, out, check_finite)
     else:
@@ -227,11 +205,11 @@ def mix(
         fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device).expand(b)
         w = _weights(lam, b, 1, x)
         if grad:
-            result = _mix_lengths_autograd(x, w, perm, lengths, offsets, fill_t)
-            finite = (not check_finite) or _sum_is_finite(result.detach())
+            result = mix_lengths_autograd(x, w, perm, lengths, offsets, fill_t)
+            finite = (not check_finite) or sum_is_finite(result.detach())
         else:
             zero_fill = not isinstance(fill, Tensor) and fill == 0 and math.copysign(1, fill) > 0
-            result, finite = _mix_lengths(
+            result, finite = mix_lengths_blocks(
                 x, w, perm, lengths, offsets, fill_t, zero_fill, out, check_finite
             )
     if not finite:
@@ -280,240 +258,6 @@ def _raise_if_not_finite(x: Tensor, lengths: Tensor | None, name: str) -> None:
             f"`{name}` contains NaN or Inf values{where}. Clean the input, or pass "
             "`check_finite=False` to mix it anyway."
         )
-
-
-def _shifts(
-    lengths: Tensor, perm: Tensor, offsets: Tensor | None
-) -> tuple[Tensor | None, Tensor | None]:
-    """(batch,) shifts of each sample's own clip and of its partner: the shorter of the pair
-    moves right by its offset, the longer stays. ``None``: every clip starts at 0."""
-    if offsets is None:
-        return None, None
-    self_shorter = lengths < lengths[perm]
-    return torch.where(self_shorter, offsets, 0), torch.where(self_shorter, 0, offsets)
-
-
-def _mix_lengths(
-    x: Tensor,
-    w: Tensor | float,
-    perm: Tensor,
-    lengths: Tensor,
-    offsets: Tensor | None,
-    fill: Tensor,
-    zero_fill: bool,
-    out: Tensor | None,
-    check: bool,
-) -> tuple[Tensor, bool]:
-    """The length-aware mix without temporaries the size of the batch.
-
-    Each output sample is ``lerp(partner, own, w)`` of two windows of the flattened batch (a
-    clip shifted right by s is the window that starts s positions before it; channels shift
-    together), masked to each clip's valid samples by an AND with an int8 mask window: ``q``
-    holds, per sample, t zeros then its valid mask, so its window at ``t - s`` is the mask
-    shifted by s. Sizes come from the shapes only. CPU works block by block in cache, by whole
-    samples, or by channel rows and column chunks when a sample is bigger than a block.
-    """
-    b, t = x.shape[0], x.shape[-1]
-    c = x[0].numel() // t
-    dev = x.device
-    if out is None:
-        out = torch.empty_like(x, memory_format=torch.contiguous_format)
-    xf = x.reshape(-1)
-    sample_bytes = c * t * x.element_size()
-    whole = dev.type != "cpu" or sample_bytes <= _block_bytes(b * sample_bytes)
-    span, chans = (c * t, c) if whole else (t, 1)
-    items = b if whole else b * c
-
-    def per_item(v: Tensor) -> Tensor:
-        return v if whole else v.repeat_interleave(c)
-
-    def starts(sample: Tensor, shift: Tensor | None) -> Tensor:  # flat start of each window
-        first = sample * (c * t) - (0 if shift is None else shift)
-        if whole:
-            return first
-        return (first.view(b, 1) + torch.arange(c, device=dev) * t).reshape(items)
-
-    own_shift, partner_shift = _shifts(lengths, perm, offsets)
-    own_start = starts(torch.arange(b, device=dev), own_shift)
-    partner_start = starts(perm, partner_shift)
-    # A clip's mask: valid from its shift on, up to shift + length; indices clamped so that
-    # offsets out of range (validate=False) give wrong masks, not an indexing error.
-    own_mask = _mask_index(own_shift, lengths, t, per_item)
-    partner_mask = _mask_index(partner_shift, lengths[perm], t, per_item)
-    src = xf
-    if dev.type != "cpu":  # a margin instead of fixing the first window by value: no sync
-        src = x.new_empty(t + xf.numel())
-        src[t:] = xf
-        own_start, partner_start = own_start + t, partner_start + t
-    windows = src.unfold(0, span, 1)
-    before = {"own": _before_first(own_start), "partner": _before_first(partner_start)}
-    own_start, partner_start = own_start.clamp_min(0), partner_start.clamp_min(0)
-    steps = torch.zeros(2 * t, dtype=torch.int8, device=dev)
-    steps[t:] = -1
-    steps = steps.unfold(0, t, 1)  # row t - s: -1 from position s on
-    bits = _BITS[x.dtype]
-    fills = None
-    if not zero_fill:
-        fills = (per_item(fill.contiguous().view(bits)), per_item(fill[perm].contiguous().view(bits)))
-    wr = w if isinstance(w, float) else per_item(w).view(items, 1, 1)
-    own_items = xf.view(items, span) if offsets is None else None
-    out_items = out.view(items, span)
-    blocks = list(_blocks(items, t, span, x.element_size(), dev))
-    # One set of block buffers, reused: a fresh MiB per block would page-fault every time.
-    rows, cols = blocks[0][1] - blocks[0][0], blocks[0][3] - blocks[0][2]
-    own_buf = x.new_empty(rows, span if whole else cols)
-    mask8 = torch.empty(2, rows, cols, dtype=torch.int8, device=dev)
-    mask = torch.empty(rows, 1, cols, dtype=bits, device=dev)
-    spare = None if zero_fill else torch.empty_like(mask)
-    finite = True
-    for i0, i1, c0, c1 in blocks:
-        r, k = i1 - i0, c1 - c0
-        d0, d1 = (0, span) if whole else (c0, c1)
-        o, own, m = out_items[i0:i1, d0:d1], own_buf[:r, : d1 - d0], mask[:r, :, :k]
-        sp = None if spare is None else spare[:r, :, :k]
-        o3, own3 = o.view(r, chans, k), own.view(r, chans, k)
-        _masked_windows(windows, src, partner_start[i0:i1], d0, d1, o, _in(before['partner'], i0, i1))
-        _gather_mask(steps, partner_mask, i0, i1, c0, c1, mask8[:, :r, :k], m)
-        _apply_mask(o3.view(bits), m, None if fills is None else (sp, fills[1][i0:i1]))
-        _gather_mask(steps, own_mask, i0, i1, c0, c1, mask8[:, :r, :k], m)
-        own_fill = None if fills is None else (sp, fills[0][i0:i1])
-        if own_items is not None:  # unshifted: copy and mask in one pass
-            rows_bits = own_items[i0:i1, d0:d1].view(r, chans, k).view(bits)
-            torch.bitwise_and(rows_bits, m, out=own3.view(bits))
-            _put_fill(own3.view(bits), m, own_fill)
-        else:
-            _masked_windows(windows, src, own_start[i0:i1], d0, d1, own, _in(before['own'], i0, i1))
-            _apply_mask(own3.view(bits), m, own_fill)
-        o3.lerp_(own3, wr if isinstance(wr, float) else wr[i0:i1])
-        if check and finite:
-            finite = _sum_is_finite(o)
-    return out, finite
-
-
-def _before_first(start: Tensor) -> list[tuple[int, int]]:
-    """(item, start) of the windows that start before the first sample; on GPU a margin
-    makes this empty without reading values."""
-    if start.device.type != "cpu":
-        return []
-    neg = (start < 0).nonzero().flatten().tolist()
-    return [(k, int(start[k])) for k in neg]
-
-
-def _in(found: list[tuple[int, int]], i0: int, i1: int) -> list[tuple[int, int]]:
-    return [(k - i0, s) for k, s in found if i0 <= k < i1]
-
-
-def _mask_index(
-    shift: Tensor | None, lengths: Tensor, t: int, per_item
-) -> tuple[Tensor | None, Tensor]:
-    """Rows of the step pattern at the start and at the end of clips of ``lengths`` shifted
-    by ``shift``; no start when nothing is shifted (all start at 0)."""
-    if shift is None:
-        return None, per_item(t - lengths)
-    return per_item((t - shift).clamp(0, t)), per_item((t - shift - lengths).clamp(0, t))
-
-
-def _block_bytes(total: int) -> int:
-    return max(_LENGTHS_MIN_BLOCK_BYTES, min(_LENGTHS_BLOCK_BYTES, total // 4))
-
-
-def _blocks(items: int, t: int, span: int, itemsize: int, device: torch.device):
-    """(item0, item1, col0, col1) blocks, columns counted in time steps: about
-    ``_LENGTHS_BLOCK_BYTES`` (at most a quarter of the batch) on CPU, column chunks of items
-    longer than that, one block on GPU."""
-    if device.type != "cpu":
-        yield 0, items, 0, t
-        return
-    size = _block_bytes(items * span * itemsize)
-    if span * itemsize <= size:
-        rows = max(1, size // (span * itemsize))
-        for i0 in range(0, items, rows):
-            yield i0, min(items, i0 + rows), 0, t
-        return
-    cols = max(1, size // itemsize)
-    for i in range(items):
-        for c0 in range(0, t, cols):
-            yield i, i + 1, c0, min(t, c0 + cols)
-
-
-def _masked_windows(
-    windows: Tensor, src: Tensor, start: Tensor, d0: int, d1: int, o: Tensor, before: list[int]
-) -> None:
-    """``o[k] = windows[start[k], d0:d1]`` with ``start`` clamped at 0; the items in
-    ``before`` start before the first sample (only the first, shifted right, on CPU): they get
-    what exists, the rest is left to the mask."""
-    torch.index_select(windows[:, d0:d1], 0, start, out=o)
-    for k, s in before:
-        lo = max(0, -s - d0)  # first column of this block with a sample before it
-        if d0 + lo < d1:
-            o[k, lo:].copy_(src[s + d0 + lo : s + d1])
-
-
-def _gather_mask(
-    steps: Tensor,
-    index: tuple[Tensor | None, Tensor],
-    i0: int,
-    i1: int,
-    c0: int,
-    c1: int,
-    mask8: Tensor,
-    mask: Tensor,
-) -> None:
-    """``mask[k, 0]`` of items ``i0:i1``, columns ``c0:c1``: before the end (NOT the step at
-    the end) and, if shifted, from the start on (the step at the start), in int8, then widened
-    to the data's width."""
-    head_index, tail_index = index
-    torch.index_select(steps[:, c0:c1], 0, tail_index[i0:i1], out=mask8[0])
-    mask8[0].bitwise_not_()
-    if head_index is not None:
-        torch.index_select(steps[:, c0:c1], 0, head_index[i0:i1], out=mask8[1])
-        mask8[0].bitwise_and_(mask8[1])
-    mask.copy_(mask8[0].unsqueeze(1))
-
-
-def _apply_mask(
-    o_bits: Tensor, mask: Tensor, fill: tuple[Tensor, Tensor] | None
-) -> None:
-    """Keeps ``o`` where ``mask`` is -1 and makes it +0.0 elsewhere (then ``fill``, if given)."""
-    o_bits.bitwise_and_(mask)
-    _put_fill(o_bits, mask, fill)
-
-
-def _put_fill(o_bits: Tensor, mask: Tensor, fill: tuple[Tensor, Tensor] | None) -> None:
-    """Writes each row's fill bits where ``mask`` is 0 (those bits are all zero already);
-    ``fill`` is a scratch buffer shaped like ``mask`` and the (rows,) fill bits."""
-    if fill is not None:
-        spare, bits = fill
-        torch.bitwise_not(mask, out=spare)
-        spare.bitwise_and_(bits.view(-1, 1, 1))
-        o_bits.bitwise_or_(spare)
-
-
-def _mix_lengths_autograd(
-    x: Tensor,
-    w: Tensor | float,
-    perm: Tensor,
-    lengths: Tensor,
-    offsets: Tensor | None,
-    fill: Tensor,
-) -> Tensor:
-    """The length-aware mix through differentiable ops (gather and where), for inputs that
-    need gradients: the same values as :func:`_mix_lengths`, slower."""
-    b, t = x.shape[0], x.shape[-1]
-    x3 = x.reshape(b, -1, t)
-    own_shift, partner_shift = _shifts(lengths, perm, offsets)
-    pos = torch.arange(t, device=x.device)
-
-    def placed(rows: Tensor, shift: Tensor | None) -> Tensor:
-        src = pos.expand(b, t) if shift is None else pos - shift.view(-1, 1)  # sample at pos
-        valid = (src >= 0) & (src < lengths[rows].view(-1, 1))
-        idx = src.clamp(0, t - 1).unsqueeze(1).expand(b, x3.shape[1], t)
-        taken = x3.index_select(0, rows).gather(2, idx)
-        return torch.where(valid.unsqueeze(1), taken, fill[rows].view(b, 1, 1))
-
-    rows = torch.arange(b, device=x.device)
-    weight = w if isinstance(w, float) else w.view(b, 1, 1)
-    return torch.lerp(placed(perm, partner_shift), placed(rows, own_shift), weight).view_as(x)
 
 
 def _smooth(targets: Tensor, eps: float, num_classes: int, multilabel: bool) -> Tensor:

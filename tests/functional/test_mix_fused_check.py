@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiomix.functional import (
+    _mix_lengths,
     _mixing,
     lengths_to_mask,
     mix,
@@ -212,8 +213,8 @@ def test_length_aware_blocks_are_exact(block, smallest, lengths, channels, place
     fill_v = torch.randn(b, generator=g).to(dtype) * 10 if fill == "per-clip" else fill
     params = sample_mix_params(b, alpha=1.0, per_sample=True, lengths=lengths_t,
                                placement=placement, generator=g)
-    with mock.patch.object(_mixing, "_LENGTHS_BLOCK_BYTES", block), \
-            mock.patch.object(_mixing, "_LENGTHS_MIN_BLOCK_BYTES", smallest):
+    with mock.patch.object(_mix_lengths, "_LENGTHS_BLOCK_BYTES", block), \
+            mock.patch.object(_mix_lengths, "_LENGTHS_MIN_BLOCK_BYTES", smallest):
         out = mix(x, params.lam, params.perm, lengths=lengths_t, offsets=params.offsets,
                   fill=fill_v)
     ref = _placed_reference(x, params.lam, params.perm, lengths_t, params.offsets, fill_v)
