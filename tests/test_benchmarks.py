@@ -7,6 +7,7 @@ report and plot are written where ``--out`` says.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,19 @@ def test_bench_quick_runs_and_writes_its_report(tmp_path):
     assert "torch.set_num_threads(1)" in report
     assert "FAIL" not in report, report
     assert "PASS: audiomix per-batch λ == fused `torch.lerp` reference: bit-identical" in report
+    assert "PASS: audiomix `mix` with `lengths` (random) == clips placed by hand" in report
+    assert "PASS: audiomix `check_finite=True` == audiomix: bit-identical" in report
+    # Filled from the template: no placeholder left, every target row says whether it is met.
+    assert re.search(r"\$[a-z_{]", report) is None
+    targets = report.split("## Targets")[1].split("## Reading the figures")[0]
+    rows = [line for line in targets.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 20 and rows[0].startswith("| target |")
+    assert all(line.rstrip(" |").endswith(("yes", "**no**")) for line in rows[1:]), rows
+    # The rows: the module, every placement with lengths, CutMix, the dB path.
+    for needle in ("module (default checks, labels) / bare `mix`", "'start' / plain `mix`",
+                   "'center' / plain `mix`", "'random' / plain `mix`", "WaveformCutMix",
+                   "SpectrogramCutMix", "hand-written power chain"):
+        assert needle in targets, needle
     # Peak memory of audiomix's mix is its output: no hidden copies.
     mix_row = next(line for line in report.splitlines() if line.startswith("| audiomix mix |"))
     assert all(cell.strip() == "1.00×" for cell in mix_row.strip("|").split("|")[1:]), mix_row
