@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._rng import RandomStream
 from ._validation import check_alpha, check_label_smoothing, check_num_classes, check_probability
 from .functional._mixing import mix_targets, prepare_targets
 
@@ -117,3 +118,63 @@ class MixSettings:
             f"alpha={self.alpha}, num_classes={self.num_classes}, p={self.p}, "
             f"label_smoothing={self.label_smoothing}, multilabel={self.multilabel}"
         )
+
+
+class SettingsMixin:
+    """Public views of a :class:`MixSettings` held as ``self.settings``."""
+
+    settings: MixSettings
+
+    @property
+    def alpha(self) -> float:
+        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
+        return self.settings.alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.settings.alpha = value
+
+    @property
+    def p(self) -> float:
+        """Probability of mixing, in [0, 1]; settable, shared with running DataLoader workers."""
+        return self.settings.p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self.settings.p = value
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.settings.num_classes
+
+    @property
+    def label_smoothing(self) -> float:
+        return self.settings.label_smoothing
+
+    @property
+    def multilabel(self) -> bool:
+        return self.settings.multilabel
+
+    @property
+    def union(self) -> bool:
+        return self.settings.union
+
+
+class StreamMixin:
+    """The random stream held as ``self._stream``: its generator, saved in ``state_dict()``."""
+
+    _stream: RandomStream
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The CPU generator of this process (reseeded per DataLoader worker and, if asked,
+        per rank)."""
+        return self._stream.get()
+
+    def get_extra_state(self) -> dict[str, Any]:
+        # Saved with a module's state_dict(), so a checkpoint resumes the same stream of mixes.
+        return self._stream.state()
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self._stream.load_state(state)
+

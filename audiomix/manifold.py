@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ._rng import RandomStream
-from ._settings import MixSettings
+from ._settings import MixSettings, SettingsMixin, StreamMixin
 from ._validation import check_labels_batch
 from .functional._mixing import mix
 from .functional._sampling import MixParams, sample_mix_params
@@ -41,7 +41,7 @@ class _MixHook:
         return owner._mix_hidden(output, owner.layer_names[self.index])
 
 
-class ManifoldMixup(nn.Module):
+class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
     r"""Wraps a model to mix its hidden activations at a chosen or random layer.
 
     Forward hooks are registered on the candidate layers once, at construction; each training
@@ -157,39 +157,6 @@ class ManifoldMixup(nn.Module):
         self.last_layer: str | None = None
 
     mixes_labels = False
-
-    @property
-    def alpha(self) -> float:
-        """Beta concentration (> 0); settable, e.g. for a schedule."""
-        return self.settings.alpha
-
-    @alpha.setter
-    def alpha(self, value: float) -> None:
-        self.settings.alpha = value
-
-    @property
-    def p(self) -> float:
-        """Probability of mixing a batch (or sample), in [0, 1]; settable."""
-        return self.settings.p
-
-    @p.setter
-    def p(self, value: float) -> None:
-        self.settings.p = value
-
-    @property
-    def num_classes(self) -> int | None:
-        return self.settings.num_classes
-
-    @property
-    def generator(self) -> torch.Generator:
-        """The wrapper's CPU generator (per DataLoader worker and, if asked, per rank)."""
-        return self._stream.get()
-
-    def get_extra_state(self) -> dict[str, Any]:
-        return self._stream.state()
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self._stream.load_state(state)
 
     def sample_params(self, batch_size: int) -> MixParams:
         """Draws λ and partners for a batch (CPU), advancing the wrapper's RNG."""

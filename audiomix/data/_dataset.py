@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._rng import RandomStream
-from .._settings import MixSettings
+from .._settings import MixSettings, SettingsMixin
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..functional._mixing import mix
@@ -22,7 +22,7 @@ from ._collate import TrainEvalSwitch, as_clip
 __all__ = ["MixupDataset"]
 
 
-class MixupDataset(TrainEvalSwitch, Dataset):
+class MixupDataset(SettingsMixin, TrainEvalSwitch, Dataset):
     r"""Wraps a dataset so that each item is mixed with a random partner from the dataset.
 
     Item ``i`` is ``(λ·x_i + (1 − λ)·x_j, λ·y_i + (1 − λ)·y_j)`` with λ ~ Beta(α, α) and ``j``
@@ -124,28 +124,6 @@ class MixupDataset(TrainEvalSwitch, Dataset):
 
     def __len__(self) -> int:
         return len(self.dataset)
-
-    @property
-    def alpha(self) -> float:
-        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
-        return self.settings.alpha
-
-    @alpha.setter
-    def alpha(self, value: float) -> None:
-        self.settings.alpha = value
-
-    @property
-    def p(self) -> float:
-        """Probability of mixing an item, in [0, 1]; settable, shared with running workers."""
-        return self.settings.p
-
-    @p.setter
-    def p(self, value: float) -> None:
-        self.settings.p = value
-
-    @property
-    def num_classes(self) -> int | None:
-        return self.settings.num_classes
 
     @property
     def generator(self) -> torch.Generator:

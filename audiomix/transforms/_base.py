@@ -11,13 +11,14 @@ always, and :meth:`~Mixer.output_lengths` if its output is not valid over the lo
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from .._rng import RandomStream
-from .._settings import MixSettings
+from .._settings import MixSettings, SettingsMixin, StreamMixin
 from .._validation import (
     check_audio,
     check_choice,
@@ -53,7 +54,7 @@ ANY_AUDIO = Layout("x", "(batch, [channels,] time) or (batch, [channels,] freq, 
 _WAVEFORM_LIKE_FRAMES = 1000
 
 
-class Mixer(nn.Module):
+class Mixer(SettingsMixin, StreamMixin, nn.Module):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
     Subclasses implement :meth:`apply` (and, where they draw other parameters,
@@ -112,52 +113,13 @@ class Mixer(nn.Module):
         self._stream = RandomStream(generator, per_rank=per_rank, owner=owner)
         self.last_params: MixParams | None = None
 
-    # Settings -----------------------------------------------------------------------------
-    @property
-    def alpha(self) -> float:
-        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
-        return self.settings.alpha
-
-    @alpha.setter
-    def alpha(self, value: float) -> None:
-        self.settings.alpha = value
-
-    @property
-    def p(self) -> float:
-        """Probability of mixing (in [0, 1]); settable, shared with running DataLoader workers."""
-        return self.settings.p
-
-    @p.setter
-    def p(self, value: float) -> None:
-        self.settings.p = value
-
-    @property
-    def num_classes(self) -> int | None:
-        return self.settings.num_classes
-
-    @property
-    def label_smoothing(self) -> float:
-        return self.settings.label_smoothing
-
-    @property
-    def multilabel(self) -> bool:
-        return self.settings.multilabel
-
-    @property
-    def union(self) -> bool:
-        return self.settings.union
-
-    @property
-    def generator(self) -> torch.Generator:
-        """The module's CPU generator (reseeded per DataLoader worker and, if asked, per rank)."""
-        return self._stream.get()
-
-    def get_extra_state(self) -> dict[str, Any]:
-        # Saved with state_dict(), so a checkpoint resumes the same stream of mixes.
-        return self._stream.state()
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self._stream.load_state(state)
+    @classmethod
+    def _base_arguments(cls, local_variables: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+        """The arguments of :class:`Mixer`'s constructor, from a subclass's ``locals()``."""
+        names = [n for n in inspect.signature(Mixer.__init__).parameters if n != "self"]
+        args = {n: local_variables[n] for n in names if n in local_variables}
+        args.update(overrides)
+        return args
 
     # The two steps ---------------------------------------------------------------------------
     def sample_params(

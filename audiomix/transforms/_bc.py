@@ -87,20 +87,7 @@ class BCMix(Mixer):
         check_finite: bool = True,
         validate: bool = True,
     ) -> None:
-        super().__init__(
-            alpha=alpha,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals()))
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
             raise TypeError(f"`sample_rate` must be a number, but got {type(sample_rate).__name__}.")
         if not (math.isfinite(sample_rate) and sample_rate > 0):

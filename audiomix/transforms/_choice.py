@@ -9,11 +9,12 @@ import torch
 from torch import Tensor, nn
 
 from .._rng import RandomStream
+from .._settings import StreamMixin
 
 __all__ = ["RandomChoiceMix"]
 
 
-class RandomChoiceMix(nn.Module):
+class RandomChoiceMix(StreamMixin, nn.Module):
     r"""Applies one of several mixing modules per batch, chosen at random (like timm's
     mixup/CutMix switch).
 
@@ -99,10 +100,6 @@ class RandomChoiceMix(nn.Module):
         self._stream = RandomStream(generator, per_rank=per_rank, owner=type(self).__name__)
         self.last_index: int | None = None
 
-    @property
-    def generator(self) -> torch.Generator:
-        """The CPU generator of the choice."""
-        return self._stream.get()
 
     @property
     def last_name(self) -> str | None:
@@ -115,12 +112,6 @@ class RandomChoiceMix(nn.Module):
         if self.last_index is None:
             return None
         return getattr(self.transforms[self.last_index], "last_params", None)
-
-    def get_extra_state(self) -> dict[str, Any]:
-        return self._stream.state()
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        self._stream.load_state(state)
 
     def choose(self) -> int:
         """Draws the index of the next method, advancing the choice stream."""

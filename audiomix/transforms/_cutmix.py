@@ -125,20 +125,7 @@ class SpectrogramCutMix(_CutMix):
         check_finite: bool = True,
         validate: bool = True,
     ) -> None:
-        super().__init__(
-            alpha=alpha,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals()))
         self.mode = check_choice(mode, "mode", CUT_MODES)
 
     def extra_repr(self) -> str:
@@ -194,20 +181,7 @@ class WaveformCutMix(_CutMix):
         check_finite: bool = True,
         validate: bool = True,
     ) -> None:
-        super().__init__(
-            alpha=alpha,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals()))
         self.fade = check_fade(fade)
 
     def extra_repr(self) -> str:

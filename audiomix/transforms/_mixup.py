@@ -86,20 +86,7 @@ class WaveformMixup(Mixer):
         check_finite: bool = True,
         validate: bool = True,
     ) -> None:
-        super().__init__(
-            alpha=alpha,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals()))
 
     def apply(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
@@ -168,20 +155,7 @@ class SpectrogramMixup(Mixer):
         check_finite: bool = True,
         validate: bool = True,
     ) -> None:
-        super().__init__(
-            alpha=alpha,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals()))
         self.scale = check_choice(scale, "scale", SCALES)
         self.domain = check_choice(domain, "domain", DOMAINS)
         if amin <= 0:

@@ -66,20 +66,7 @@ class SNRMix(Mixer):
         validate: bool = True,
     ) -> None:
         # SNRs replace λ: alpha is unused (1.0 keeps the shared settings valid).
-        super().__init__(
-            alpha=1.0,
-            num_classes=num_classes,
-            p=p,
-            per_sample=per_sample,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-            placement=placement,
-            generator=generator,
-            per_rank=per_rank,
-            check_finite=check_finite,
-            validate=validate,
-        )
+        super().__init__(**self._base_arguments(locals(), alpha=1.0))
         self.snr_db = check_snr_range(snr_db)
 
     def sample_params(
