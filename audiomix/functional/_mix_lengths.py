@@ -28,6 +28,12 @@ _BITS = {
 }
 
 
+def _host(device: torch.device) -> bool:
+    """True where reading a value costs nothing (CPU): blocks and small fixes by value. On
+    other devices one block, and nothing is read back."""
+    return device.type == "cpu"
+
+
 def sum_is_finite(t: Tensor) -> bool:
     """False if ``t`` holds a NaN or ±Inf (a sum propagates both); also False, rarely, when a
     sum of finite values overflows, which the caller settles by scanning the input."""
@@ -72,7 +78,7 @@ def mix_lengths_blocks(
         out = torch.empty_like(x, memory_format=torch.contiguous_format)
     xf = x.reshape(-1)
     sample_bytes = c * t * x.element_size()
-    whole = dev.type != "cpu" or sample_bytes <= _block_bytes(b * sample_bytes)
+    whole = not _host(dev) or sample_bytes <= _block_bytes(b * sample_bytes)
     span, chans = (c * t, c) if whole else (t, 1)
     items = b if whole else b * c
 
@@ -93,7 +99,7 @@ def mix_lengths_blocks(
     own_mask = _mask_index(own_shift, lengths, t, per_item)
     partner_mask = _mask_index(partner_shift, lengths[perm], t, per_item)
     src = xf
-    if dev.type != "cpu":  # a margin instead of fixing the first window by value: no sync
+    if not _host(dev):  # a margin instead of fixing the first window by value: no sync
         src = x.new_empty(t + xf.numel())
         src[t:] = xf
         own_start, partner_start = own_start + t, partner_start + t
@@ -145,7 +151,7 @@ def mix_lengths_blocks(
 def _before_first(start: Tensor) -> list[tuple[int, int]]:
     """(item, start) of the windows that start before the first sample; on GPU a margin
     makes this empty without reading values."""
-    if start.device.type != "cpu":
+    if not _host(start.device):
         return []
     neg = (start < 0).nonzero().flatten().tolist()
     return [(k, int(start[k])) for k in neg]
@@ -173,7 +179,7 @@ def _blocks(items: int, t: int, span: int, itemsize: int, device: torch.device):
     """(item0, item1, col0, col1) blocks, columns counted in time steps: about
     ``_LENGTHS_BLOCK_BYTES`` (at most a quarter of the batch) on CPU, column chunks of items
     longer than that, one block on GPU."""
-    if device.type != "cpu":
+    if not _host(device):
         yield 0, items, 0, t
         return
     size = _block_bytes(items * span * itemsize)
