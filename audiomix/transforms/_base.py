@@ -135,15 +135,17 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         Returns:
             MixParams: on the CPU.
         """
-        return sample_mix_params(
-            batch_size,
-            alpha=self.alpha,
-            p=self.p,
-            per_sample=self.per_sample,
-            lengths=lengths,
-            placement=self.placement,
-            generator=self._stream.get(),
-        )
+        return sample_mix_params(batch_size, alpha=self.alpha, **self._draw_arguments(lengths))
+
+    def _draw_arguments(self, lengths: Tensor | None) -> dict[str, Any]:
+        """What every ``sample_*_params`` function takes from the module."""
+        return {
+            "p": self.p,
+            "per_sample": self.per_sample,
+            "lengths": lengths,
+            "placement": self.placement,
+            "generator": self._stream.get(),
+        }
 
     def apply(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None

@@ -119,13 +119,9 @@ class BCMix(Mixer):
         return sample_bc_params(
             batch_size,
             alpha=self.alpha,
-            p=self.p,
-            per_sample=self.per_sample,
-            lengths=lengths,
-            placement=self.placement,
             labels=labels if self.reject_same_class else None,
             multilabel=self.multilabel,
-            generator=self._stream.get(),
+            **self._draw_arguments(lengths),
         )
 
     def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:

@@ -31,13 +31,7 @@ class _CutMix(Mixer):
             CutMixParams: on the CPU; ``lam`` is the Beta draw.
         """
         return sample_cutmix_params(
-            batch_size,
-            alpha=self.alpha,
-            p=self.p,
-            per_sample=self.per_sample,
-            lengths=lengths,
-            placement=self.placement,
-            generator=self._stream.get(),
+            batch_size, alpha=self.alpha, **self._draw_arguments(lengths)
         )
 
     def apply(

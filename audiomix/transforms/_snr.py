@@ -77,15 +77,7 @@ class SNRMix(Mixer):
         Returns:
             SNRMixParams: on the CPU.
         """
-        return sample_snr_params(
-            batch_size,
-            snr_db=self.snr_db,
-            p=self.p,
-            per_sample=self.per_sample,
-            lengths=lengths,
-            placement=self.placement,
-            generator=self._stream.get(),
-        )
+        return sample_snr_params(batch_size, snr_db=self.snr_db, **self._draw_arguments(lengths))
 
     def apply(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
