@@ -3,10 +3,11 @@
 Waveform mixup runs in the training DataLoader's workers (:class:`audiomix.data.MixCollate`,
 persistent workers): the model receives mixed clips and soft targets, which
 ``F.cross_entropy`` takes as they are. The validation DataLoader collates with the same mixer
-in eval mode (clean clips, one-hot targets), so training and validation steps read alike. A callback turns mixing off for the last epoch (timm's ``mixup_off_epoch``); the change
-reaches the persistent workers. Data: :mod:`_kws`, a few hundred generated clips of 4 classes.
+in eval mode (clean clips, one-hot targets), so training and validation steps read alike. A
+callback turns mixing off for the last epoch (timm's ``mixup_off_epoch``); the change reaches
+the persistent workers. Data: :mod:`_kws`, a few hundred generated clips of 4 classes.
 
-    python examples/lightning_kws.py                    # 8 epochs, about 30 s on 2 cores
+    python examples/lightning_kws.py                    # 8 epochs, about 20 s on 2 cores
     python examples/lightning_kws.py --quick            # a short run, for tests
     python examples/lightning_kws.py --context spawn    # workers started as on macOS/Windows
 
