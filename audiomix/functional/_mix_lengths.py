@@ -7,6 +7,7 @@ Private to :func:`audiomix.functional.mix`, which validates the arguments and ca
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -51,6 +52,19 @@ def _shifts(
     return torch.where(self_shorter, offsets, 0), torch.where(self_shorter, 0, offsets)
 
 
+@dataclass
+class _Side:
+    """One operand of the blocked mix: where its windows start (clamped at 0; the few that
+    start earlier are listed in ``before`` with their true start), the step-pattern rows of its
+    mask, its fill bits (``None`` for +0.0), and, when nothing is shifted, the rows it is."""
+
+    start: Tensor
+    before: list[tuple[int, int]]
+    mask: tuple[Tensor | None, Tensor]
+    fill: Tensor | None
+    rows: Tensor | None = None
+
+
 def mix_lengths_blocks(
     x: Tensor,
     w: Tensor | float,
@@ -66,10 +80,10 @@ def mix_lengths_blocks(
 
     Each output sample is ``lerp(partner, own, w)`` of two windows of the flattened batch (a
     clip shifted right by s is the window that starts s positions before it; channels shift
-    together), masked to each clip's valid samples by an AND with an int8 mask window: ``q``
-    holds, per sample, t zeros then its valid mask, so its window at ``t - s`` is the mask
-    shifted by s. Sizes come from the shapes only. CPU works block by block in cache, by whole
-    samples, or by channel rows and column chunks when a sample is bigger than a block.
+    together), masked to each clip's valid samples by an AND with int8 step patterns: row
+    ``t - s`` of ``steps`` is -1 from position s on, row ``t - e`` of ``ends`` is -1 before e.
+    Sizes come from the shapes only. CPU works block by block in cache, by whole samples, or
+    by channel rows and column chunks when a sample is bigger than a block.
     """
     b, t = x.shape[0], x.shape[-1]
     c = x[0].numel() // t
@@ -85,86 +99,102 @@ def mix_lengths_blocks(
     def per_item(v: Tensor) -> Tensor:
         return v if whole else v.repeat_interleave(c)
 
-    def starts(sample: Tensor, shift: Tensor | None) -> Tensor:  # flat start of each window
-        first = sample * (c * t) - (0 if shift is None else shift)
-        if whole:
-            return first
-        return (first.view(b, 1) + torch.arange(c, device=dev) * t).reshape(items)
+    margin = 0 if _host(dev) else t  # on a GPU a margin, instead of fixing windows by value
+
+    def side(sample: Tensor, shift: Tensor | None, length: Tensor, fill_v: Tensor) -> _Side:
+        start = sample * (c * t) - (0 if shift is None else shift) + margin
+        if not whole:
+            start = (start.view(b, 1) + torch.arange(c, device=dev) * t).reshape(items)
+        # Indices clamped: offsets out of range (validate=False) give wrong masks, not errors.
+        mask = _mask_index(shift, length, t, per_item)
+        fill_bits = None if zero_fill else per_item(fill_v.contiguous().view(_BITS[x.dtype]))
+        return _Side(start.clamp_min(0), _before_first(start), mask, fill_bits)
 
     own_shift, partner_shift = _shifts(lengths, perm, offsets)
-    own_start = starts(torch.arange(b, device=dev), own_shift)
-    partner_start = starts(perm, partner_shift)
-    # A clip's mask: valid from its shift on, up to shift + length; indices clamped so that
-    # offsets out of range (validate=False) give wrong masks, not an indexing error.
-    own_mask = _mask_index(own_shift, lengths, t, per_item)
-    partner_mask = _mask_index(partner_shift, lengths[perm], t, per_item)
+    own = side(torch.arange(b, device=dev), own_shift, lengths, fill)
+    partner = side(perm, partner_shift, lengths[perm], fill[perm])
+    if offsets is None:  # nothing shifted: the own windows are the rows themselves
+        own.rows = xf.view(items, span)
     src = xf
-    if not _host(dev):  # a margin instead of fixing the first window by value: no sync
-        src = x.new_empty(t + xf.numel())
-        src[t:] = xf
-        own_start, partner_start = own_start + t, partner_start + t
-    windows = src.unfold(0, span, 1)
-    before = {"own": _before_first(own_start), "partner": _before_first(partner_start)}
-    own_start, partner_start = own_start.clamp_min(0), partner_start.clamp_min(0)
+    if margin:
+        src = x.new_empty(margin + xf.numel())
+        src[margin:] = xf
     steps = torch.zeros(2 * t, dtype=torch.int8, device=dev)
     steps[t:] = -1
-    steps = steps.unfold(0, t, 1)  # row t - s: -1 from position s on
-    bits = _BITS[x.dtype]
-    fills = None
-    if not zero_fill:
-        fills = (per_item(fill.contiguous().view(bits)), per_item(fill[perm].contiguous().view(bits)))
+    patterns = (steps.unfold(0, t, 1), torch.bitwise_not(steps).unfold(0, t, 1))
     wr = w if isinstance(w, float) else per_item(w).view(items, 1, 1)
-    own_items = xf.view(items, span) if offsets is None else None
-    out_items = out.view(items, span)
     blocks = list(_blocks(items, t, span, x.element_size(), dev))
     # One set of block buffers, reused: a fresh MiB per block would page-fault every time.
     rows, cols = blocks[0][1] - blocks[0][0], blocks[0][3] - blocks[0][2]
     own_buf = x.new_empty(rows, span if whole else cols)
-    mask8 = torch.empty(2, rows, cols, dtype=torch.int8, device=dev)
-    mask = torch.empty(rows, 1, cols, dtype=bits, device=dev)
-    spare = None if zero_fill else torch.empty_like(mask)
+    mask8 = torch.empty(3, rows, cols, dtype=torch.int8, device=dev)
+    spare = None if zero_fill else torch.empty(rows, 1, cols, dtype=_BITS[x.dtype], device=dev)
+    out_items, windows = out.view(items, span), src.unfold(0, span, 1)
     finite = True
     for i0, i1, c0, c1 in blocks:
         r, k = i1 - i0, c1 - c0
         d0, d1 = (0, span) if whole else (c0, c1)
-        o, own, m = out_items[i0:i1, d0:d1], own_buf[:r, : d1 - d0], mask[:r, :, :k]
-        sp = None if spare is None else spare[:r, :, :k]
-        o3, own3 = o.view(r, chans, k), own.view(r, chans, k)
-        _masked_windows(windows, src, partner_start[i0:i1], d0, d1, o, _in(before['partner'], i0, i1))
-        _gather_mask(steps, partner_mask, i0, i1, c0, c1, mask8[:, :r, :k], m)
-        _apply_mask(o3.view(bits), m, None if fills is None else (sp, fills[1][i0:i1]))
-        _gather_mask(steps, own_mask, i0, i1, c0, c1, mask8[:, :r, :k], m)
-        own_fill = None if fills is None else (sp, fills[0][i0:i1])
-        if own_items is not None:  # unshifted: copy and mask in one pass
-            rows_bits = own_items[i0:i1, d0:d1].view(r, chans, k).view(bits)
-            torch.bitwise_and(rows_bits, m, out=own3.view(bits))
-            _put_fill(own3.view(bits), m, own_fill)
-        else:
-            _masked_windows(windows, src, own_start[i0:i1], d0, d1, own, _in(before['own'], i0, i1))
-            _apply_mask(own3.view(bits), m, own_fill)
-        o3.lerp_(own3, wr if isinstance(wr, float) else wr[i0:i1])
+        o, own_b = out_items[i0:i1, d0:d1], own_buf[:r, : d1 - d0]
+        scratch = (mask8[:, :r, :k], None if spare is None else spare[:r, :, :k])
+        block = (i0, i1, c0, c1, d0, d1, chans)
+        _take(partner, windows, src, patterns, block, o, scratch)
+        _take(own, windows, src, patterns, block, own_b, scratch)
+        o.view(r, chans, k).lerp_(own_b.view(r, chans, k), wr if isinstance(wr, float) else wr[i0:i1])
         if check and finite:
             finite = sum_is_finite(o)
     return out, finite
 
 
+def _take(
+    side: _Side,
+    windows: Tensor,
+    src: Tensor,
+    patterns: tuple[Tensor, Tensor],
+    block: tuple[int, ...],
+    dst: Tensor,
+    scratch: tuple[Tensor, Tensor | None],
+) -> None:
+    """``dst`` = the side's windows of items ``i0:i1`` (data columns ``d0:d1``, time columns
+    ``c0:c1``), each masked to its clip: +0.0 outside, or the fill bits if any."""
+    i0, i1, c0, c1, d0, d1, chans = block
+    (steps, ends), (mask8, spare) = patterns, scratch
+    head, tail = side.mask
+    torch.index_select(ends[:, c0:c1], 0, tail[i0:i1], out=mask8[0])
+    if head is not None:
+        torch.index_select(steps[:, c0:c1], 0, head[i0:i1], out=mask8[1])
+        mask8[0].bitwise_and_(mask8[1])
+    m = mask8[0].unsqueeze(1)  # (rows, 1, time): the same for every channel
+    bits = dst.view(i1 - i0, chans, c1 - c0).view(_BITS[dst.dtype])
+    if side.rows is not None:  # unshifted: copy and mask in one pass
+        rows = side.rows[i0:i1, d0:d1].view(i1 - i0, chans, c1 - c0).view(bits.dtype)
+        torch.bitwise_and(rows, m, out=bits)
+    else:
+        torch.index_select(windows[:, d0:d1], 0, side.start[i0:i1], out=dst)
+        for k, s in side.before:
+            if i0 <= k < i1:  # starts before the first sample: copy what exists
+                lo = max(0, -s - d0)
+                if d0 + lo < d1:
+                    dst[k - i0, lo:].copy_(src[s + d0 + lo : s + d1])
+        bits.bitwise_and_(m)
+    if side.fill is not None:  # where the mask is 0 the bits are 0: OR the fill in
+        torch.bitwise_not(m, out=mask8[2].unsqueeze(1))
+        torch.bitwise_and(mask8[2].unsqueeze(1), side.fill[i0:i1].view(-1, 1, 1), out=spare)
+        bits.bitwise_or_(spare)
+
+
 def _before_first(start: Tensor) -> list[tuple[int, int]]:
-    """(item, start) of the windows that start before the first sample; on GPU a margin
-    makes this empty without reading values."""
+    """(item, start) of the windows that start before the first sample (on the host only:
+    elsewhere a margin makes this empty without reading values)."""
     if not _host(start.device):
         return []
     neg = (start < 0).nonzero().flatten().tolist()
     return [(k, int(start[k])) for k in neg]
 
 
-def _in(found: list[tuple[int, int]], i0: int, i1: int) -> list[tuple[int, int]]:
-    return [(k - i0, s) for k, s in found if i0 <= k < i1]
-
-
 def _mask_index(
     shift: Tensor | None, lengths: Tensor, t: int, per_item
 ) -> tuple[Tensor | None, Tensor]:
-    """Rows of the step pattern at the start and at the end of clips of ``lengths`` shifted
+    """Rows of the step patterns at the start and at the end of clips of ``lengths`` shifted
     by ``shift``; no start when nothing is shifted (all start at 0)."""
     if shift is None:
         return None, per_item(t - lengths)
@@ -192,59 +222,6 @@ def _blocks(items: int, t: int, span: int, itemsize: int, device: torch.device):
     for i in range(items):
         for c0 in range(0, t, cols):
             yield i, i + 1, c0, min(t, c0 + cols)
-
-
-def _masked_windows(
-    windows: Tensor, src: Tensor, start: Tensor, d0: int, d1: int, o: Tensor, before: list[int]
-) -> None:
-    """``o[k] = windows[start[k], d0:d1]`` with ``start`` clamped at 0; the items in
-    ``before`` start before the first sample (only the first, shifted right, on CPU): they get
-    what exists, the rest is left to the mask."""
-    torch.index_select(windows[:, d0:d1], 0, start, out=o)
-    for k, s in before:
-        lo = max(0, -s - d0)  # first column of this block with a sample before it
-        if d0 + lo < d1:
-            o[k, lo:].copy_(src[s + d0 + lo : s + d1])
-
-
-def _gather_mask(
-    steps: Tensor,
-    index: tuple[Tensor | None, Tensor],
-    i0: int,
-    i1: int,
-    c0: int,
-    c1: int,
-    mask8: Tensor,
-    mask: Tensor,
-) -> None:
-    """``mask[k, 0]`` of items ``i0:i1``, columns ``c0:c1``: before the end (NOT the step at
-    the end) and, if shifted, from the start on (the step at the start), in int8, then widened
-    to the data's width."""
-    head_index, tail_index = index
-    torch.index_select(steps[:, c0:c1], 0, tail_index[i0:i1], out=mask8[0])
-    mask8[0].bitwise_not_()
-    if head_index is not None:
-        torch.index_select(steps[:, c0:c1], 0, head_index[i0:i1], out=mask8[1])
-        mask8[0].bitwise_and_(mask8[1])
-    mask.copy_(mask8[0].unsqueeze(1))
-
-
-def _apply_mask(
-    o_bits: Tensor, mask: Tensor, fill: tuple[Tensor, Tensor] | None
-) -> None:
-    """Keeps ``o`` where ``mask`` is -1 and makes it +0.0 elsewhere (then ``fill``, if given)."""
-    o_bits.bitwise_and_(mask)
-    _put_fill(o_bits, mask, fill)
-
-
-def _put_fill(o_bits: Tensor, mask: Tensor, fill: tuple[Tensor, Tensor] | None) -> None:
-    """Writes each row's fill bits where ``mask`` is 0 (those bits are all zero already);
-    ``fill`` is a scratch buffer shaped like ``mask`` and the (rows,) fill bits."""
-    if fill is not None:
-        spare, bits = fill
-        torch.bitwise_not(mask, out=spare)
-        spare.bitwise_and_(bits.view(-1, 1, 1))
-        o_bits.bitwise_or_(spare)
 
 
 def mix_lengths_autograd(
