@@ -66,6 +66,13 @@ class KWSModel(PreTrainedModel):
     def forward(
         self, input_values: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None
     ) -> SequenceClassifierOutput:
+        """Logits (batch, classes) and, given labels, the loss.
+
+        Args:
+            input_values (Tensor): (batch, time) padded clips.
+            lengths (Tensor or None, optional): (batch,) valid samples.
+            labels (Tensor or None, optional): (batch, classes) targets or (batch,) classes.
+        """
         logits = self.net(input_values, lengths)
         # labels: mixed targets (batch, classes) in training, class indices (batch,) in evaluation
         loss = None if labels is None else F.cross_entropy(logits, labels)
@@ -121,12 +128,15 @@ class MixupOff(TrainerCallback):
     def __init__(self, collator: MixCollate, epochs: int) -> None:
         self.collator, self.epochs, self.p = collator, epochs, collator.mixer.p
 
-    def on_epoch_begin(self, args: TrainingArguments, state: Any, control: Any, **kwargs: Any):
+    def on_epoch_begin(
+        self, args: TrainingArguments, state: Any, control: Any, **kwargs: Any
+    ) -> None:
         last = int(state.epoch or 0) >= args.num_train_epochs - self.epochs
         self.collator.mixer.p = 0.0 if last else self.p  # reaches the persistent workers
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+    """Accuracy of the logits (n, classes) against the class indices (n,)."""
     labels = prediction.label_ids  # class indices (n,): evaluation batches are not mixed
     return {"accuracy": float((prediction.predictions.argmax(-1) == labels).mean())}
 
