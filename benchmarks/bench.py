@@ -123,7 +123,28 @@ def run_mixing(plan: Plan, peers: dict[str, Any], compiled: Any) -> tuple[list, 
         body += mixing.mixing_table(res)
         for c in res.checks:
             print("  " + c, flush=True)
+    body += _other_threads(plan, peers, compiled)
     return results, body
+
+
+def _other_threads(plan: Plan, peers: dict[str, Any], compiled: Any) -> list[str]:
+    """The first table again with the other thread count: what intra-op parallelism changes
+    on a shared machine (every parallel region waits for a descheduled thread)."""
+    threads = torch.get_num_threads()
+    other = 2 if threads == 1 else 1
+    title, shape, spectrogram = plan.tables[0]
+    print(f"mixing with {other} threads: {title} ...", flush=True)
+    torch.set_num_threads(other)
+    try:
+        res = mixing.bench_mixing(
+            f"{title}, torch.set_num_threads({other})", shape, peers, reps=plan.reps,
+            warmup=plan.warmup, compiled=compiled, spectrogram=spectrogram, users_too=False,
+            only={mixing.COPY, mixing.COPY_OUT, mixing.LERP, mixing.COMPILED, mixing.AM_BATCH,
+                  mixing.AM_OUT, mixing.AM_MODULE, mixing.TV, mixing.TIMM, mixing.TAM})
+    finally:
+        torch.set_num_threads(threads)
+    res.notes = [n for n in res.notes if "torch.compile" not in n]
+    return mixing.mixing_table(res)
 
 
 def target_groups(results: list, lm: dict, st: dict, long_mem: dict,
