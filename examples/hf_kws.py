@@ -3,9 +3,9 @@
 The clips live in a ``datasets.Dataset`` (dict items, NumPy arrays). The Trainer's data
 collator (:class:`audiomix.data.MixCollate`) pads each batch and mixes it in the DataLoader's
 worker processes; the model feeds the mixed targets straight to ``F.cross_entropy``. The
-Trainer uses one ``data_collator`` for training and evaluation, so a small subclass gives its
-evaluation and prediction loaders :func:`audiomix.data.pad_collate` instead: clean clips and
-class-index labels, which ``compute_metrics`` expects. A callback turns mixing off for the
+Trainer uses one ``data_collator`` for training and evaluation, so audiomix's ``MixupTrainer``
+gives its evaluation and prediction loaders :func:`audiomix.data.pad_collate` instead: clean
+clips and class-index labels, which ``compute_metrics`` expects. A callback turns mixing off for the
 last epoch; the change reaches the persistent workers. Data: :mod:`_kws`.
 
     python examples/hf_kws.py                    # 8 epochs, about 20 s on 2 cores
@@ -32,14 +32,14 @@ from transformers import (
     EvalPrediction,
     PretrainedConfig,
     PreTrainedModel,
-    Trainer,
     TrainerCallback,
     TrainingArguments,
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 import audiomix
-from audiomix.data import MixCollate, pad_collate
+from audiomix.data import MixCollate
+from audiomix.integrations.huggingface import MixupTrainer
 
 
 class KWSConfig(PretrainedConfig):
@@ -79,32 +79,13 @@ class KWSModel(PreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-class MixupTrainer(Trainer):
-    """A Trainer whose evaluation and prediction batches are collated without mixing.
+class RecordingTrainer(MixupTrainer):
+    """audiomix's :class:`~audiomix.integrations.huggingface.MixupTrainer` (evaluation and
+    prediction collated without mixing), recording each training batch's mixing weight."""
 
-    Args:
-        eval_data_collator (callable, optional): collate for evaluation and prediction.
-            (Default: :func:`audiomix.data.pad_collate`)
-    """
-
-    def __init__(self, *args: Any, eval_data_collator: Any = pad_collate, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.eval_data_collator = eval_data_collator
         self.mixing: dict[int, list[float | None]] = {}  # for the printout
-
-    def get_eval_dataloader(self, eval_dataset: Any = None) -> torch.utils.data.DataLoader:
-        mixing, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            return super().get_eval_dataloader(eval_dataset)
-        finally:
-            self.data_collator = mixing
-
-    def get_test_dataloader(self, test_dataset: Any) -> torch.utils.data.DataLoader:
-        mixing, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            return super().get_test_dataloader(test_dataset)
-        finally:
-            self.data_collator = mixing
 
     def training_step(
         self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any
@@ -196,7 +177,7 @@ def main() -> None:
             dataloader_persistent_workers=args.workers > 0,
             dataloader_multiprocessing_context=args.context if args.workers > 0 else None,
         )
-        trainer = MixupTrainer(
+        trainer = RecordingTrainer(
             model=model,
             args=training_args,
             train_dataset=train_ds,

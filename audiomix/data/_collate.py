@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
@@ -16,8 +17,13 @@ __all__ = ["MixCollate", "TrainEvalSwitch", "as_clip", "pad_collate"]
 
 
 def as_clip(item: Any, where: str) -> Tensor:
+    """A clip as a tensor: tensors as they are, NumPy arrays and sequences converted."""
     if isinstance(item, Tensor):
         return item
+    if isinstance(item, np.ndarray) and not item.flags.writeable:
+        # Hugging Face datasets hand out read-only arrays; a tensor over them would warn and
+        # could be written to later. Copy (pad_batch copies anyway).
+        item = item.copy()
     try:
         return torch.as_tensor(item)
     except (TypeError, ValueError, RuntimeError):
