@@ -142,8 +142,9 @@ def mix(
     own output whatever its weight (``lerp`` keeps it for every λ in [0, 1], 0 and 1
     included), and padding is replaced by ``fill`` before it is read. A non-finite output is
     confirmed against the input before raising, so a finite input whose mix overflows (values
-    near the largest of the dtype, e.g. ±3e38 in float32) is not reported: the check is about
-    the input, and such a result holds ±Inf exactly as with ``check_finite=False``.
+    of opposite signs near the largest of the dtype, e.g. ±3e38 in float32 or bfloat16; float16
+    is interpolated in float32 and cannot overflow) is not reported: the check is about the
+    input, and such a result holds ±Inf exactly as with ``check_finite=False``.
 
     Args:
         x (Tensor): (batch, ..., time), floating point.
