@@ -153,7 +153,6 @@ class LogMelSpectrogram(nn.Module):
         check_audio(
             waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=self.check_finite
         )
-        self._check_length(waveform.shape[-1])
         dtype = waveform.dtype
         work = self.mel.mel_scale.fb.dtype
         if dtype in (torch.float16, torch.bfloat16):
@@ -163,6 +162,7 @@ class LogMelSpectrogram(nn.Module):
                 f"`waveform` is {dtype} but the transform computes in {work}; convert one of "
                 f"them, e.g. `logmel.to({dtype})`."
             )
+        self._check_length(waveform.shape[-1])
         power = self._mel_power(waveform)
         return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
 
@@ -172,7 +172,7 @@ class LogMelSpectrogram(nn.Module):
             if num_samples < self.n_fft:
                 raise ValueError(
                     f"`waveform` has {num_samples} samples, fewer than n_fft={self.n_fft} "
-                    "(with center=False): pad the clips to at least n_fft samples, or use "
+                    "(with center=False). Pad the clips to at least n_fft samples, or use "
                     "center=True."
                 )
             return

@@ -216,7 +216,7 @@ def test_logmel_short_clip_with_reflect_padding_says_what_to_do():
 
 def test_logmel_short_clip_without_centre_says_what_to_do():
     with pytest.raises(ValueError, match=r"`waveform` has 399 samples, fewer than n_fft=400 "
-                                         r"\(with center=False\): pad the clips"):
+                                         r"\(with center=False\). Pad the clips"):
         LogMelSpectrogram(n_fft=400, n_mels=16, center=False)(torch.randn(399))
 
 
