@@ -9,14 +9,9 @@ import numbers
 import torch
 from torch import Tensor
 
-from ..functional._family import (
-    BCMixParams,
-    _a_weights,
-    _bc_mix,
-    _gain_db,
-    default_gain_n_fft,
-    sample_bc_params,
-)
+from ..functional._bc import bc_mix, sample_bc_params
+from ..functional._params import BCMixParams
+from ..functional._weighting import a_weighted_gain, a_weighting_bins, default_gain_n_fft
 from ._base import WAVEFORM, Mixer
 
 __all__ = ["BCMix"]
@@ -102,7 +97,7 @@ class BCMix(Mixer):
         self.min_db = float(min_db)
         self.reject_same_class = bool(reject_same_class)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        self.register_buffer("a_weights", _a_weights(sample_rate, n_fft), persistent=False)
+        self.register_buffer("a_weights", a_weighting_bins(sample_rate, n_fft), persistent=False)
 
     def sample_params(
         self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
@@ -126,15 +121,21 @@ class BCMix(Mixer):
 
     def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
         """A-weighted gains (batch,) in dB with this module's settings."""
-        return _gain_db(
-            waveform, lengths, window=self.window, weights=self.a_weights, min_db=self.min_db
+        return a_weighted_gain(
+            waveform,
+            sample_rate=self.sample_rate,
+            lengths=lengths,
+            window=self.window,
+            weights=self.a_weights,
+            min_db=self.min_db,
+            validate=False,
         )
 
     def apply(
         self, x: Tensor, params: BCMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, BCMixParams]:
         gains = self.gain_db(x, lengths)
-        out, p = _bc_mix(
+        out, p = bc_mix(
             x,
             params.lam,
             params.perm,

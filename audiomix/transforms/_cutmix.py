@@ -7,8 +7,9 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from .._validation import check_choice
-from ..functional._family import CUT_MODES, CutMixParams, _cutmix, check_fade, sample_cutmix_params
+from .._validation import check_choice, check_fade
+from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
+from ..functional._params import CutMixParams
 from ..functional._sampling import MixParams
 from ._base import SPECGRAM, WAVEFORM, Mixer
 
@@ -38,17 +39,18 @@ class _CutMix(Mixer):
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, CutMixParams]:
         drawn = params.lam if params.lam_drawn is None else params.lam_drawn
-        out, boxes = _cutmix(
+        out, boxes = cutmix(
             x,
             drawn,
             params.perm,
-            params.time_center,
-            params.freq_center,
+            time_center=params.time_center,
+            freq_center=params.freq_center,
             mode=self.mode,
             lengths=lengths,
             offsets=params.offsets,
             validate=False,
             fade=self.fade,
+            return_boxes=True,
         )
         kept = torch.where(params.applied, boxes.kept, torch.ones_like(boxes.kept))
         resolved = dataclasses.replace(

@@ -7,7 +7,9 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from ..functional._family import SNRMixParams, _snr_mix, check_snr_range, sample_snr_params
+from .._validation import check_max_gain_db, check_snr_range
+from ..functional._params import SNRMixParams
+from ..functional._snr import sample_snr_params, snr_mix
 from ._base import ANY_AUDIO, Mixer
 
 __all__ = ["SNRMix"]
@@ -35,6 +37,9 @@ class SNRMix(Mixer):
     Args:
         snr_db (tuple of float or float, optional): ``(low, high)`` range in dB, or one fixed
             value. (Default: ``(0.0, 5.0)``)
+        max_gain_db (float or None, optional): cap on the partner's gain in dB; a near-silent
+            partner then stays below its SNR, and the target weight is the energy share
+            actually reached. (Default: ``None``, exact SNRs; silent partners add nothing)
         num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
             generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`
             (``per_sample`` draws one SNR per sample).
@@ -54,6 +59,7 @@ class SNRMix(Mixer):
         snr_db: tuple[float, float] | float = (0.0, 5.0),
         num_classes: int | None = None,
         *,
+        max_gain_db: float | None = None,
         p: float = 1.0,
         per_sample: bool = False,
         label_smoothing: float = 0.0,
@@ -68,6 +74,7 @@ class SNRMix(Mixer):
         # SNRs replace λ: alpha is unused (1.0 keeps the shared settings valid).
         super().__init__(**self._base_arguments(locals(), alpha=1.0))
         self.snr_db = check_snr_range(snr_db)
+        self.max_gain_db = check_max_gain_db(max_gain_db)
 
     def sample_params(
         self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
@@ -82,8 +89,15 @@ class SNRMix(Mixer):
     def apply(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, SNRMixParams]:
-        out, kept, gain = _snr_mix(
-            x, params.snr_db, params.perm, lengths=lengths, offsets=params.offsets, validate=False
+        out, kept, gain = snr_mix(
+            x,
+            params.snr_db,
+            params.perm,
+            lengths=lengths,
+            offsets=params.offsets,
+            max_gain_db=self.max_gain_db,
+            validate=False,
+            return_gain=True,
         )
         kept = torch.where(params.applied, kept, torch.ones_like(kept))
         return out, dataclasses.replace(params, lam=kept, gain=gain)

@@ -1,6 +1,7 @@
 """Mixing-family modules: call convention, target weights, reproducibility, errors, compile."""
 
 import copy
+import dataclasses
 import math
 import warnings
 
@@ -459,3 +460,18 @@ def test_nan_padding_is_never_read_and_replayed_params_are_checked(name):
     bad = type(p)(**{**p.__dict__, "perm": p.perm + 10})
     with pytest.raises(ValueError, match="`perm` holds partner indices"):
         m(clean, y, lengths, params=bad)
+
+
+def test_snrmix_module_caps_the_gain_of_a_near_silent_partner_in_half():
+    x = torch.randn(2, 4000, dtype=torch.float16)
+    x[1] *= 1e-5  # about -100 dB
+    labels = torch.tensor([0, 1])
+    capped = SNRMix(snr_db=0.0, num_classes=2, max_gain_db=20.0, generator=0)
+    params = dataclasses.replace(capped.sample_params(2), perm=torch.tensor([1, 0]))
+    out, targets = capped(x, labels, params=params)
+    assert bool(torch.isfinite(out).all())
+    # Row 0's partner is the quiet clip: capped at +20 dB it stays far below 0 dB SNR, so row 0
+    # keeps nearly all of its own weight.
+    assert float(targets[0, 0]) > 0.99
+    with pytest.raises(ValueError, match="max_gain_db"):
+        SNRMix(num_classes=2, max_gain_db=float("nan"))
