@@ -65,6 +65,12 @@ class MixSettings:
                 stacklevel=4,
             )
 
+    @classmethod
+    def from_arguments(cls, owner: str, arguments: dict[str, Any]) -> MixSettings:
+        """Settings from a constructor's ``locals()`` (the keywords of this class)."""
+        names = ("alpha", "p", "num_classes", "label_smoothing", "multilabel", "union")
+        return cls(owner, **{name: arguments[name] for name in names})
+
     @property
     def alpha(self) -> float:
         return float(self._shared[_ALPHA])

@@ -94,15 +94,7 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
         validate: bool = True,
     ) -> None:
         super().__init__()
-        self.settings = MixSettings(
-            "ManifoldMixup",
-            alpha=alpha,
-            p=p,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-        )
+        self.settings = MixSettings.from_arguments("ManifoldMixup", locals())
         self.per_sample = bool(per_sample)
         self.validate = bool(validate)
         self._stream = RandomStream(generator, per_rank=per_rank, owner="ManifoldMixup")

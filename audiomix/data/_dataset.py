@@ -104,15 +104,7 @@ class MixupDataset(SettingsMixin, TrainEvalSwitch, Dataset):
             raise ValueError("`dataset` is empty.")
         self.dataset = dataset
         # Checked here so that bad settings fail at construction, not inside a worker.
-        self.settings = MixSettings(
-            "MixupDataset",
-            alpha=alpha,
-            p=p,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-        )
+        self.settings = MixSettings.from_arguments("MixupDataset", locals())
         self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.return_info = bool(return_info)
         self.unpack = unpack

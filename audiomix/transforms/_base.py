@@ -97,15 +97,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.settings = MixSettings(
-            owner,
-            alpha=alpha,
-            p=p,
-            num_classes=num_classes,
-            label_smoothing=label_smoothing,
-            multilabel=multilabel,
-            union=union,
-        )
+        self.settings = MixSettings.from_arguments(owner, locals())
         self.per_sample = bool(per_sample)
         self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.check_finite = bool(check_finite)
