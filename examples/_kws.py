@@ -9,6 +9,7 @@ and two convolutions pooled over the valid frames, so training takes seconds on 
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -117,3 +118,26 @@ class TinyKWS(nn.Module):
         valid = torch.arange(hidden.shape[-1], device=hidden.device) < frames[:, None]
         pooled = (hidden * valid[:, None]).sum(dim=-1) / frames[:, None]
         return self.head(pooled)
+
+
+def parse_arguments(doc: str) -> argparse.Namespace:
+    """The command line both framework examples share (their docstring's first paragraph as
+    the description)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--train", type=int, default=480, help="training clips")
+    parser.add_argument("--val", type=int, default=240, help="evaluation clips")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--mixup-off-epochs", type=int, default=1,
+                        help="final epochs without mixing")
+    parser.add_argument("--alpha", type=float, default=0.4, help="mixup Beta(alpha, alpha)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    parser.add_argument("--context", choices=["fork", "spawn", "forkserver"], default=None,
+                        help="how workers start (default: the platform's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a short run, for tests")
+    args = parser.parse_args()
+    if args.quick:
+        args.train, args.val, args.epochs = 320, 160, 6
+    return args

@@ -17,7 +17,6 @@ Nothing is downloaded and nothing is saved (``report_to="none"``, ``save_strateg
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import transformers
-from _kws import CLASSES, TinyKWS, make_clips
+from _kws import CLASSES, TinyKWS, make_clips, parse_arguments
 from torch import Tensor
 from transformers import (
     EvalPrediction,
@@ -129,24 +128,7 @@ def to_dataset(clips: list[np.ndarray], labels: list[int]) -> datasets.Dataset:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=int, default=480, help="training clips")
-    parser.add_argument("--val", type=int, default=240, help="evaluation clips")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--mixup-off-epochs", type=int, default=1,
-                        help="final epochs without mixing")
-    parser.add_argument("--alpha", type=float, default=0.4, help="mixup Beta(alpha, alpha)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    parser.add_argument("--context", choices=["fork", "spawn", "forkserver"], default=None,
-                        help="how workers start (default: the platform's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="a short run, for tests")
-    args = parser.parse_args()
-    if args.quick:
-        args.train, args.val, args.epochs = 320, 160, 6
-    # One thread: a tiny model on a shared machine runs faster than with contended threads.
+    args = parse_arguments(__doc__)
     torch.set_num_threads(1)
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
