@@ -70,6 +70,24 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         mixes_labels (bool): ``True``: :class:`~audiomix.Chain` passes labels and lengths.
         last_params (MixParams or None): the parameters of the last training-mode call, as
             applied (``lam`` is the weight each sample's own target got).
+
+    Example:
+        A method of your own (the partner mixed in time-reversed) gets the draw, the checks,
+        eval mode, the RNG handling and the targets from the base:
+
+        >>> class ReversedMixup(Mixer):
+        ...     def __init__(self, alpha=0.2, num_classes=None, generator=None):
+        ...         super().__init__(
+        ...             alpha=alpha, num_classes=num_classes, p=1.0, per_sample=False,
+        ...             label_smoothing=0.0, multilabel=False, union=False, placement="start",
+        ...             generator=generator, per_rank=False, check_finite=True, validate=True)
+        ...     def apply(self, x, params, lengths=None):
+        ...         lam = params.lam.view(-1, *[1] * (x.ndim - 1))
+        ...         return lam * x + (1 - lam) * x[params.perm].flip(-1), params
+        >>> mixer = ReversedMixup(alpha=0.4, num_classes=3, generator=0)
+        >>> x, targets = mixer(torch.randn(4, 100), torch.arange(4) % 3)
+        >>> targets.shape, mixer.eval()(x, torch.arange(4) % 3)[0] is x
+        (torch.Size([4, 3]), True)
     """
 
     mixes_labels = True
