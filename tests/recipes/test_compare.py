@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from recipes.speech_commands import compare as C
-
-from .test_train import make_tiny_speech_commands
+from tests._helpers import make_tiny_speech_commands
 
 FIGURES = ("learning_curves.png", "reliability.png", "confusion.png", "mixed_examples.png")
 

@@ -18,50 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from recipes.speech_commands import train as T
 from recipes.speech_commands.metrics import classification_metrics, fit_temperature
+from tests._helpers import make_tiny_speech_commands
 
 REPO = Path(__file__).resolve().parents[2]
-WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "bed", "cat")
-
-
-def make_tiny_speech_commands(root: Path, *, speakers: int = 6, clips: int = 2, seed: int = 0) -> Path:
-    """A Speech Commands folder of tones: each word has its own pitch, each speaker a pitch
-    offset and level; 0.4-1 s clips at 16 kHz; the last speaker is the test split, the one
-    before it validation (list files); two background-noise recordings."""
-    rng = np.random.default_rng(seed)
-    sr = 16000
-    val, test = [], []
-    for s in range(speakers):
-        spk = f"{s:08x}"
-        offset = rng.uniform(-0.05, 0.05)
-        level = 10 ** (rng.uniform(-30, -6) / 20)
-        for w, word in enumerate(WORDS):
-            (root / word).mkdir(parents=True, exist_ok=True)
-            for k in range(clips):
-                n = int(sr * rng.uniform(0.4, 1.0))
-                t = np.arange(n) / sr
-                f0 = 200 * 2 ** (w / 4) * (1 + offset)
-                y = np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)
-                y = level * y * np.hanning(n) + 0.003 * rng.standard_normal(n)
-                rel = f"{word}/{spk}_nohash_{k}.wav"
-                sf.write(root / rel, y.astype(np.float32), sr, subtype="PCM_16")
-                if s == speakers - 2:
-                    val.append(rel)
-                elif s == speakers - 1:
-                    test.append(rel)
-    (root / "validation_list.txt").write_text("\n".join(val) + "\n")
-    (root / "testing_list.txt").write_text("\n".join(test) + "\n")
-    noise = root / "_background_noise_"
-    noise.mkdir(exist_ok=True)
-    for i in range(2):
-        sf.write(noise / f"noise{i}.wav", (0.1 * rng.standard_normal(3 * sr)).astype(np.float32), sr)
-    return root
-
-
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_speech_commands(tmp_path_factory.mktemp("sc") / "speech_commands")
