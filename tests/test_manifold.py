@@ -6,12 +6,9 @@ from torch import nn
 
 from audiomix import ManifoldMixup
 from audiomix.functional import mix, mix_targets, prepare_targets
+from tests._helpers import generator as _gen
 
 C = 4
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _net(seed=0):
