@@ -4,10 +4,7 @@ import pytest
 import torch
 
 import audiomix.functional as F
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests._helpers import generator as _gen
 
 
 def _inputs():
