@@ -6,10 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiomix.functional import align, lengths_to_mask, mix_lengths, pad_batch
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests._helpers import generator as _gen
 
 
 def _clips(lengths, lead=(), seed=0, dtype=torch.float32):
