@@ -14,10 +14,7 @@ from audiomix.functional import (
     sample_permutation,
     soft_target_cross_entropy,
 )
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests._helpers import generator as _gen
 
 
 def _soft(b, c, seed=0, dtype=torch.float32):
