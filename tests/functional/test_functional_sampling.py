@@ -15,11 +15,7 @@ from audiomix.functional import (
     sample_offsets,
     sample_permutation,
 )
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
-
+from tests._helpers import generator as _gen
 
 # --- λ -----------------------------------------------------------------------------------------
 
