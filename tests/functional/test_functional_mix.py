@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from audiomix.functional import mix, mix_lengths, sample_mix_params, sample_permutation
 from audiomix.functional._mixing import _BLOCK_BYTES
+from tests._helpers import generator as _gen
 
 # Tolerance of a float64 reference against a mix computed in each dtype: a few ulps of the
 # inputs' magnitude (≤ 1 here).
@@ -19,10 +20,6 @@ TOL = {
 
 # Waveforms (B, T), (B, C, T) and spectrograms (B, M, F), (B, C, M, F): mix treats them alike.
 SHAPES = [(4, 1000), (5, 2, 300), (3, 40, 101), (7, 2, 16, 33), (1, 50)]
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _reference(x, lam, perm):
