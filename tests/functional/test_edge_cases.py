@@ -18,12 +18,9 @@ from audiomix.functional import (
     sample_offsets,
     snr_mix,
 )
+from tests._helpers import generator as _gen
 
 SR = 16000
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _tone(n, freq=1000.0, amplitude=1.0):
