@@ -16,12 +16,9 @@ from audiomix import (
     WithLengths,
 )
 from audiomix.functional import mix_targets, pad_batch
+from tests._helpers import generator as _gen
 
 C = 3
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _clips(lengths, seed=0):
