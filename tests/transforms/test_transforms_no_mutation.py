@@ -6,10 +6,7 @@ import pytest
 import torch
 
 from audiomix import LogMelSpectrogram, SoftTargetCrossEntropy, SpectrogramMixup, WaveformMixup
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests._helpers import generator as _gen
 
 
 def _check(call, *args):
