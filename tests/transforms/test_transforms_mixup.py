@@ -10,13 +10,10 @@ from hypothesis import strategies as st
 
 from audiomix import LogMelSpectrogram, MixParams, SpectrogramMixup, WaveformMixup
 from audiomix.functional import mix, mix_lengths, mix_targets, prepare_targets
+from tests._helpers import generator as _gen
 
 WAVE_SHAPES = [(4, 800), (5, 2, 300), (3, 1000), (7, 3, 64)]
 SPEC_SHAPES = [(4, 40, 101), (5, 2, 16, 33), (3, 8, 9), (7, 1, 4, 5)]
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _db(*shape, seed=0, dtype=torch.float32):
