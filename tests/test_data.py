@@ -16,12 +16,9 @@ from audiomix.functional import (
     sample_lambda,
     sample_offsets,
 )
+from tests._helpers import generator as _gen
 
 C = 4
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _items(n=8, repeat=None, seed=0):
