@@ -29,10 +29,7 @@ from audiomix.functional import (
     sample_snr_params,
     snr_mix,
 )
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests._helpers import generator as _gen
 
 
 def _distinct(b, f, t, channels=None):
