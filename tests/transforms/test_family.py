@@ -27,6 +27,7 @@ from audiomix.functional import (
     mix_targets,
     prepare_targets,
 )
+from tests._helpers import generator as _gen
 
 C = 5  # classes
 
@@ -41,10 +42,6 @@ METHODS = {
     "bc": (lambda **k: BCMix(sample_rate=8000, num_classes=C, **k), (600,)),
 }
 NAMES = list(METHODS)
-
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def _batch(shape, b=6, seed=0, dtype=torch.float32):
