@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_audio, check_choice, check_fade, check_lam
-from ._mixing import _shifted
+from ._mixing import shifted_partners
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import CutMixParams, extend_params
 from ._sampling import sample_mix_params
@@ -189,9 +189,9 @@ def _paste_block(
         zero = torch.zeros(n, dtype=x.dtype, device=x.device)
         shift = boxes.shift[block]
         if whole:
-            partner = _shifted(x3, shift, lengths, zero, rows=rows)
+            partner = shifted_partners(x3, shift, lengths, zero, rows=rows)
         else:
-            partner = _shifted(x3.index_select(0, rows), shift, lengths[rows], zero)
+            partner = shifted_partners(x3.index_select(0, rows), shift, lengths[rows], zero)
     else:
         partner = x3.index_select(0, rows)
     partner = partner.view_as(own)

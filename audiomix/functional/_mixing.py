@@ -80,7 +80,7 @@ def _lerp_rows(
     return out, finite
 
 
-def _shifted(
+def shifted_partners(
     x3: Tensor, shift: Tensor, lengths: Tensor, fill: Tensor, rows: Tensor | None = None
 ) -> Tensor:
     """Row ``rows[i]`` of ``x3`` (default: row i) with its valid samples moved right by
