@@ -167,6 +167,13 @@ class SpectrogramMixup(Mixer):
     ) -> tuple[Tensor, MixParams]:
         return self._mix_scaled(x, params, lengths), params
 
+    @property
+    def checks_finite_in_apply(self) -> bool:  # type: ignore[override]
+        # A linear mix keeps NaN and ±Inf in the sample's own output (−Inf dB meets a finite
+        # value as NaN): the mix's fused check sees them. Through the power domain −Inf dB
+        # becomes 0 power and would pass, so that path keeps the separate scan.
+        return self.domain == "input" or self.scale == "power"
+
     def _mix_scaled(self, x: Tensor, params: MixParams, lengths: Tensor | None) -> Tensor:
         lam, perm, offsets = params.lam, params.perm, params.offsets
         linear = self.domain == "input" or self.scale == "power"
@@ -174,7 +181,17 @@ class SpectrogramMixup(Mixer):
             fill: Tensor | float = 0.0
             if lengths is not None and self.scale == "db":
                 fill = _masked_min(x, lengths)  # silence of a dB clip: its own floor
-            return mix(x, lam, perm, lengths=lengths, offsets=offsets, fill=fill, validate=False)
+            return mix(
+                x,
+                lam,
+                perm,
+                lengths=lengths,
+                offsets=offsets,
+                fill=fill,
+                validate=False,
+                check_finite=self.check_finite,
+                name=self.layout.name,
+            )
 
         work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         power = db_to_power(work) if self.scale == "db" else work.square()

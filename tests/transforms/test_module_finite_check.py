@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audiomix import WaveformMixup
+from audiomix import SpectrogramMixup, WaveformMixup
 
 
 @given(
@@ -48,3 +48,15 @@ def test_check_finite_false_lets_nan_through():
     x[1, 3] = float("nan")
     out, _ = WaveformMixup(num_classes=3, check_finite=False, generator=0)(x, torch.arange(4) % 3)
     assert torch.isnan(out).any()
+
+
+@pytest.mark.parametrize("scale,domain", [("db", "input"), ("power", "power"), ("db", "power")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_spectrogram_mixup_rejects_non_finite_on_every_path(scale, domain, bad, with_lengths):
+    x = torch.randn(4, 8, 30)
+    x[2, 3, 5] = bad
+    mixer = SpectrogramMixup(alpha=1.0, num_classes=3, scale=scale, domain=domain, generator=0)
+    args = (x, torch.arange(4) % 3) + ((torch.tensor([30, 20, 25, 10]),) if with_lengths else ())
+    with pytest.raises(ValueError, match="`specgram` contains NaN or Inf values"):
+        mixer(*args)
