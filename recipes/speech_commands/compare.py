@@ -564,11 +564,7 @@ def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:
     shortest = min(others or [wc for wc in clean if wc is not longest], key=lambda wc: wc[1].shape[0])
     picks = [longest, shortest]
     (na, a), (nb, b) = picks
-    f = cfg["features"]
-    frontend = FrontEnd(
-        sample_rate=d["sample_rate"], n_mels=f["n_mels"], win_ms=f["win_ms"], hop_ms=f["hop_ms"],
-        f_min=f["f_min"], f_max=f["f_max"], top_db=f["top_db"],
-    )
+    frontend = FrontEnd.from_config(cfg)
     return plots.plot_mixed_examples(
         a, b, path, names=(na, nb), frontend=frontend, placement="center", sample_rate=d["sample_rate"]
     )

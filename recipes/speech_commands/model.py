@@ -20,6 +20,8 @@ recording level: a 20 dB gain is a constant shift of a dB spectrogram.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -73,6 +75,20 @@ class FrontEnd(nn.Module):
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         """(batch,) valid lengths in samples → (batch,) valid lengths in frames."""
         return self.logmel.frame_lengths(lengths)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> FrontEnd:
+        """The front end a resolved recipe config describes (``features`` and the rate)."""
+        f = cfg["features"]
+        return cls(
+            sample_rate=cfg["data"]["sample_rate"],
+            n_mels=f["n_mels"],
+            win_ms=f["win_ms"],
+            hop_ms=f["hop_ms"],
+            f_min=f["f_min"],
+            f_max=f["f_max"],
+            top_db=f["top_db"],
+        )
 
     def forward(self, waveform: Tensor) -> Tensor:
         """

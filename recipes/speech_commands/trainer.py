@@ -95,16 +95,7 @@ class Trainer:
     def _build_model(self) -> None:
         cfg, d = self.cfg, self.d
         torch.manual_seed(cfg["seed"])  # model initialisation: the same on every rank
-        f = cfg["features"]
-        self.frontend = FrontEnd(
-            sample_rate=cfg["data"]["sample_rate"],
-            n_mels=f["n_mels"],
-            win_ms=f["win_ms"],
-            hop_ms=f["hop_ms"],
-            f_min=f["f_min"],
-            f_max=f["f_max"],
-            top_db=f["top_db"],
-        ).to(self.device)
+        self.frontend = FrontEnd.from_config(cfg).to(self.device)
         m = cfg["model"]
         self.net = KWSNet(
             self.splits.num_classes, arch=m["arch"], width=m["width"], dropout=m["dropout"]
