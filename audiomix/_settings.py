@@ -9,6 +9,8 @@ fork, spawn or forkserver): the workers' copies read the same memory.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -20,6 +22,16 @@ from ._validation import check_alpha, check_label_smoothing, check_num_classes, 
 from .functional._mixing import mix_targets, prepare_targets
 
 _ALPHA, _P = 0, 1
+
+
+def _user_level() -> int:
+    """``stacklevel`` of the first frame outside audiomix, for warnings about the caller's
+    arguments (constructors reach this through a varying number of audiomix frames)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class MixSettings:
@@ -57,12 +69,12 @@ class MixSettings:
         self.alpha = alpha
         self.p = p
         if self.p == 0.0:
-            warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=4)
+            warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=_user_level())
         if self.alpha > 1e3:
             warnings.warn(
                 f"{owner}: `alpha`={self.alpha} puts every weight at about 0.5.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_user_level(),
             )
 
     @classmethod
@@ -119,11 +131,6 @@ class MixSettings:
             validate=validate,
         )
 
-    def describe(self) -> str:
-        return (
-            f"alpha={self.alpha}, num_classes={self.num_classes}, p={self.p}, "
-            f"label_smoothing={self.label_smoothing}, multilabel={self.multilabel}"
-        )
 
 
 class SettingsMixin:

@@ -393,3 +393,11 @@ def test_partial_pad_collate_still_pickles():
     collate = MixCollate(WaveformMixup(num_classes=C), collate_fn=functools.partial(pad_collate, multiple_of=8))
     clone = pickle.loads(pickle.dumps(collate))
     assert clone(_Clips().items[:4])[0].shape[-1] % 8 == 0
+
+
+def test_degenerate_setting_warnings_point_at_the_callers_line():
+    for build in (lambda: WaveformMixup(p=0.0), lambda: SNRMix(p=0.0),
+                  lambda: MixupDataset(_Clips(2), num_classes=C, p=0.0)):
+        with pytest.warns(UserWarning, match="p=0 never mixes") as record:
+            build()
+        assert record[0].filename == __file__
