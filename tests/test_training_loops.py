@@ -211,7 +211,12 @@ def _epochs(loader, n=2):
 @pytest.mark.parametrize("method", START_METHODS)
 def test_mix_collate_in_workers_of_every_start_method(method):
     torch.set_num_threads(1)
-    collate = MixCollate(WaveformMixup(alpha=1.0, num_classes=C, generator=0))
+    # A chain with the log-mel front end: Chain and LogMelSpectrogram travel to the workers too.
+    chain = Chain(
+        WaveformMixup(alpha=1.0, num_classes=C, generator=0),
+        LogMelSpectrogram(sample_rate=8000, n_fft=128, hop_length=64, n_mels=16),
+    )
+    collate = MixCollate(chain)
 
     def loader(seed):
         return DataLoader(
@@ -220,6 +225,8 @@ def test_mix_collate_in_workers_of_every_start_method(method):
             persistent_workers=True,
         )
 
+    specgram, _, frames = next(iter(loader(0)))
+    assert specgram.shape[:2] == (4, 16) and int(frames.max()) <= specgram.shape[-1]
     first, again = _epochs(loader(0)), _epochs(loader(0))
     for a, b in zip(first, again, strict=True):
         assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True)), "seeded loader repeats"
