@@ -214,7 +214,7 @@ def mix(
                 x, w, perm, lengths, offsets, fill_t, zero_fill, out, check_finite
             )
     if not finite:
-        _raise_if_not_finite(x, lengths, name)
+        raise_if_not_finite(x, lengths, name)
     return result
 
 
@@ -244,8 +244,9 @@ def _check_placement(
     return lengths, offsets
 
 
-def _raise_if_not_finite(x: Tensor, lengths: Tensor | None, name: str) -> None:
-    """Confirms a non-finite output against the input (its valid region) and raises."""
+def raise_if_not_finite(x: Tensor, lengths: Tensor | None, name: str) -> None:
+    """Raises if ``x`` holds NaN or ±Inf (in its valid region with ``lengths``): the scan the
+    fused check confirms with, and the modules' separate scan where the mix cannot see them."""
     x = x.detach()
     where = ""
     if lengths is not None:

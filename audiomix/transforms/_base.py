@@ -29,6 +29,7 @@ from .._validation import (
     check_same_device,
 )
 from ..functional._alignment import lengths_to_mask, mix_lengths
+from ..functional._mixing import raise_if_not_finite
 from ..functional._sampling import PLACEMENTS, MixParams, sample_mix_params
 
 __all__ = ["Mixer"]
@@ -187,9 +188,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             min_ndim=layout.min_ndim,
             max_ndim=layout.max_ndim,
             layout=layout.shape,
-            # With lengths only the valid region must be finite: padding is never read. In
-            # eval mode nothing is mixed, so nothing can spread.
-            check_finite=self._scan_input and lengths is None,
+            check_finite=False,  # below, over the valid region only
         )
         if layout.spectral and x.shape[-2] == 1 and x.shape[-1] >= _WAVEFORM_LIKE_FRAMES:
             raise ValueError(
@@ -206,12 +205,13 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             if isinstance(lengths, Tensor):
                 check_same_device(x, lengths, layout.name, "lengths")
             check_lengths(lengths, b, x.shape[-1])
-            if self._scan_input:
-                self._check_finite_input(x, lengths)
+        if self._scan_input:
+            raise_if_not_finite(x, lengths, layout.name)
 
     @property
     def _scan_input(self) -> bool:
-        # In eval mode nothing is mixed, so nothing can spread: no scan.
+        # Padding is never read, so only the valid region must be finite. In eval mode nothing
+        # is mixed, so nothing can spread: no scan.
         return self.check_finite and self.training and not self.checks_finite_in_apply
 
     def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
@@ -297,7 +297,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         if bool(unmixed.all()):
             out, applied = x, dev  # nothing to mix: the input itself, uncopied
             if self.check_finite and self.checks_finite_in_apply:
-                self._check_finite_input(x, lengths)
+                raise_if_not_finite(x, lengths, self.layout.name)
         else:
             out, applied = self.apply(x, dev, lengths)
             if bool(unmixed.any()):
@@ -314,24 +314,6 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             lam = torch.where(unmixed.to(applied.lam.device), 1.0, applied.lam)
             applied = dataclasses.replace(applied, lam=lam)
         return out, applied
-
-    def _check_finite_input(self, x: Tensor, lengths: Tensor | None) -> None:
-        """The separate finiteness scan of ``x`` (its valid region with ``lengths``)."""
-        if lengths is None:
-            check_audio(
-                x,
-                self.layout.name,
-                min_ndim=self.layout.min_ndim,
-                layout=self.layout.shape,
-                check_finite=True,
-            )
-            return
-        valid = time_mask(lengths, x)
-        if not bool(torch.where(valid, torch.isfinite(x), True).all()):
-            raise ValueError(
-                f"`{self.layout.name}` contains NaN or Inf values in its valid region. Clean "
-                "the input, or pass `check_finite=False` to mix it anyway."
-            )
 
     def extra_repr(self) -> str:
         return (
