@@ -33,13 +33,13 @@ def as_clip(item: Any, where: str) -> Tensor:
         ) from None
 
 
-def _check_mapping_item(item: Any, i: int, keys: list[str], input_key: str) -> None:
+def _check_mapping_item(item: Any, i: int, keys: list[str]) -> None:
     if not isinstance(item, Mapping):
         raise ValueError(
             f"every item must be a mapping like `batch[0]`, but `batch[{i}]` is "
             f"{type(item).__name__}."
         )
-    if list(item) != keys and set(item) != set(keys):
+    if set(item) != set(keys):
         raise ValueError(
             f"every item must have the keys of `batch[0]` {keys}, but `batch[{i}]` has "
             f"{list(item)}."
@@ -66,7 +66,7 @@ def _collate_mapping(
             "`lengths_key=` for the valid lengths."
         )
     for i, item in enumerate(batch):
-        _check_mapping_item(item, i, keys, input_key)
+        _check_mapping_item(item, i, keys)
     clips = [as_clip(item[input_key], f"`batch[{i}][{input_key!r}]`") for i, item in enumerate(batch)]
     x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
     out: dict[str, Any] = {}
@@ -228,7 +228,7 @@ class MixCollate(TrainEvalSwitch):
         label_key: str = "labels",
         lengths_key: str = "lengths",
     ):
-        if not isinstance(mixer, nn.Module) or not callable(mixer):
+        if not isinstance(mixer, nn.Module):
             raise TypeError(f"`mixer` must be a mixing module, but got {type(mixer).__name__}.")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"`collate_fn` must be callable, but got {type(collate_fn).__name__}.")
@@ -241,7 +241,6 @@ class MixCollate(TrainEvalSwitch):
         self.input_key = input_key
         self.label_key = label_key
         self.lengths_key = lengths_key
-        self.training = True
 
     def _collate(self, batch: Sequence[Any]) -> Any:
         if self.collate_fn is not None:

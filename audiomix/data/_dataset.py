@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._rng import RandomStream
-from .._settings import MixSettings, SettingsMixin
+from .._settings import MixSettings, SettingsMixin, StreamMixin
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..functional._mixing import mix
@@ -22,7 +22,7 @@ from ._collate import TrainEvalSwitch, as_clip
 __all__ = ["MixupDataset"]
 
 
-class MixupDataset(SettingsMixin, TrainEvalSwitch, Dataset):
+class MixupDataset(SettingsMixin, StreamMixin, TrainEvalSwitch, Dataset):
     r"""Wraps a dataset so that each item is mixed with a random partner from the dataset.
 
     Item ``i`` is ``(λ·x_i + (1 − λ)·x_j, λ·y_i + (1 − λ)·y_j)`` with λ ~ Beta(α, α) and ``j``
@@ -111,16 +111,10 @@ class MixupDataset(SettingsMixin, TrainEvalSwitch, Dataset):
         self.input_key = input_key
         self.label_key = label_key
         self.check_finite = bool(check_finite)
-        self.training = True
         self._stream = RandomStream(generator, per_rank=per_rank, owner="MixupDataset")
 
     def __len__(self) -> int:
         return len(self.dataset)
-
-    @property
-    def generator(self) -> torch.Generator:
-        """The CPU generator of this process (reseeded per DataLoader worker)."""
-        return self._stream.get()
 
     def _item(self, index: int) -> tuple[Tensor, Tensor, Any]:
         """(waveform, label, the item itself) of ``dataset[index]``."""
