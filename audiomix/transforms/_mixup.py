@@ -180,7 +180,7 @@ class SpectrogramMixup(Mixer):
         if linear:
             fill: Tensor | float = 0.0
             if lengths is not None and self.scale == "db":
-                fill = _masked_min(x, lengths)  # silence of a dB clip: its own floor
+                fill = _masked_min(x, time_mask(lengths, x))  # a dB clip's silence: its floor
             return mix(
                 x,
                 lam,
@@ -202,15 +202,14 @@ class SpectrogramMixup(Mixer):
         if lengths is not None:
             valid = mix_lengths(lengths, perm)
             mask = time_mask(valid, out)
-            out = torch.where(mask, out, _masked_min(out, valid).view(-1, *[1] * (out.ndim - 1)))
+            out = torch.where(mask, out, _masked_min(out, mask).view(-1, *[1] * (out.ndim - 1)))
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, scale={self.scale!r}, domain={self.domain!r}"
 
 
-def _masked_min(x: Tensor, lengths: Tensor) -> Tensor:
-    """(batch,) minimum of each example over its valid frames."""
-    mask = time_mask(lengths, x)
+def _masked_min(x: Tensor, mask: Tensor) -> Tensor:
+    """(batch,) minimum of each example over its valid frames (``mask`` from ``time_mask``)."""
     big = torch.finfo(x.dtype).max
     return torch.where(mask, x, big).flatten(1).amin(dim=1)
