@@ -19,6 +19,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from ._validation import check_lengths
+from .functional import frame_lengths
 
 __all__ = ["Chain", "WithLengths"]
 
@@ -54,8 +55,6 @@ class WithLengths(nn.Module):
 
 def _stft_frames(lengths: Tensor, spec: nn.Module) -> Tensor:
     """Valid frames of torchaudio's ``Spectrogram`` for valid lengths in samples."""
-    from .functional import frame_lengths  # here, so this edit stays inside the function
-
     return frame_lengths(
         lengths,
         n_fft=int(spec.n_fft),
