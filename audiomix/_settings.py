@@ -132,7 +132,6 @@ class MixSettings:
         )
 
 
-
 class SettingsMixin:
     """Public views of a :class:`MixSettings` held as ``self.settings``."""
 
