@@ -12,8 +12,9 @@ Importing this module imports ``transformers`` (``pip install "audiomix[framewor
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from torch.utils.data import DataLoader
@@ -77,15 +78,11 @@ def _clean_collator(collator: Any) -> Callable[[Any], Any]:
     return collator
 
 
-class _collating_with:  # noqa: N801 - used as a context manager
+@contextlib.contextmanager
+def _collating_with(trainer: Trainer, collator: Callable[[Any], Any]) -> Iterator[None]:
     """Swaps the trainer's ``data_collator`` for the block (the Trainer reads it there)."""
-
-    def __init__(self, trainer: Trainer, collator: Callable[[Any], Any]) -> None:
-        self.trainer, self.collator = trainer, collator
-
-    def __enter__(self) -> None:
-        self.saved = self.trainer.data_collator
-        self.trainer.data_collator = self.collator
-
-    def __exit__(self, *exc: Any) -> None:
-        self.trainer.data_collator = self.saved
+    saved, trainer.data_collator = trainer.data_collator, collator
+    try:
+        yield
+    finally:
+        trainer.data_collator = saved
