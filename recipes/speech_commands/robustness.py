@@ -19,7 +19,6 @@ seed) see the same shifted clips and their differences pair up.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .common import derive_seed
 from .data import BackgroundNoise, load_background_noise, shift_time
 
 __all__ = ["Condition", "Shift", "coloured_noise", "conditions", "held_out_noise"]
@@ -88,11 +88,6 @@ def _finite(key: str, value: Any) -> float:
     return float(value)
 
 
-def _seed(*keys: Any) -> int:
-    digest = hashlib.sha256(repr(("robustness", *keys)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 def coloured_noise(num_samples: int, *, generator: torch.Generator) -> list[Tensor]:
     """White, pink and brown noise, each ``(num_samples,)`` at unit RMS.
 
@@ -133,7 +128,7 @@ def held_out_noise(
             f"the testing region (last 10 %) of the {len(recordings)} `_background_noise_` "
             "recording(s), never used in training"
         )
-    g = torch.Generator().manual_seed(_seed(seed, "coloured-noise"))
+    g = torch.Generator().manual_seed(derive_seed("robustness", seed, "coloured-noise"))
     return coloured_noise(10 * sample_rate, generator=g), (
         "white, pink and brown noise generated at run time (the dataset has no "
         "`_background_noise_`)"
@@ -160,7 +155,7 @@ class Shift:
         self, condition: Condition, noise: Sequence[Tensor], *, sample_rate: int, seed: int
     ) -> None:
         self.condition = condition
-        self.generator = torch.Generator().manual_seed(_seed(seed, condition.name))
+        self.generator = torch.Generator().manual_seed(derive_seed("robustness", seed, condition.name))
         self.clipped = 0
         self.noise = None
         if condition.kind == "noise":
