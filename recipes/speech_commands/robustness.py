@@ -168,10 +168,10 @@ class Shift:
         kind, value = self.condition.kind, self.condition.value
         if kind == "noise":
             return self.noise(waveform)
-        if kind == "gain":
-            return waveform * 10.0 ** (value / 20.0)
-        if kind == "clip":
+        if kind in ("gain", "clip"):
             loud = waveform * 10.0 ** (value / 20.0)
+            if kind == "gain":
+                return loud
             self.clipped += int((loud.abs() > 1.0).any(dim=-1).sum())
             return loud.clamp(-1.0, 1.0)
         sign = torch.randint(0, 2, waveform.shape[:-1], generator=self.generator) * 2 - 1
