@@ -590,7 +590,6 @@ class Trainer:
         }
 
 
-
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     fields: list[str] = []
     for row in rows:
