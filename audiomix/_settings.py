@@ -189,4 +189,3 @@ class StreamMixin:
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self._stream.load_state(state)
-

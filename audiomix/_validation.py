@@ -38,9 +38,7 @@ def check_probability(p: float, name: str = "p") -> float:
 
 def check_label_smoothing(eps: float) -> float:
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(
-            f"`label_smoothing` must be a real number, but got {type(eps).__name__}."
-        )
+        raise TypeError(f"`label_smoothing` must be a real number, but got {type(eps).__name__}.")
     eps = float(eps)
     if not 0.0 <= eps < 1.0:
         raise ValueError(f"`label_smoothing` must be in [0, 1), but got {eps}.")
@@ -58,9 +56,7 @@ def check_num_classes(num_classes: int | None) -> int | None:
     if num_classes is None:
         return None
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(
-            f"`num_classes` must be an int, but got {type(num_classes).__name__}."
-        )
+        raise TypeError(f"`num_classes` must be an int, but got {type(num_classes).__name__}.")
     if num_classes < 1:
         raise ValueError(f"`num_classes` must be >= 1, but got {num_classes}.")
     return int(num_classes)
@@ -84,12 +80,13 @@ def check_audio(
             f"got {x.dtype}. Convert integer PCM first, e.g. `x.float() / 32768`."
         )
     if x.ndim < min_ndim or (max_ndim is not None and x.ndim > max_ndim):
-        expected = f"{min_ndim}" if max_ndim == min_ndim else (
-            f"{min_ndim} to {max_ndim}" if max_ndim is not None else f">= {min_ndim}"
+        expected = (
+            f"{min_ndim}"
+            if max_ndim == min_ndim
+            else (f"{min_ndim} to {max_ndim}" if max_ndim is not None else f">= {min_ndim}")
         )
         raise ValueError(
-            f"`{name}` must have shape {layout} ({expected} dims), but got shape "
-            f"{tuple(x.shape)}."
+            f"`{name}` must have shape {layout} ({expected} dims), but got shape {tuple(x.shape)}."
         )
     if x.shape[-1] == 0:
         raise ValueError(f"`{name}` is empty along time: shape {tuple(x.shape)}.")
@@ -198,8 +195,7 @@ def check_snr_range(snr_db: object) -> tuple[float, float]:
         lo, hi = (float(v) for v in snr_db)  # type: ignore[union-attr]
     except (TypeError, ValueError):
         raise TypeError(
-            f"`snr_db` must be a number or a (low, high) pair of numbers in dB, but got "
-            f"{snr_db!r}."
+            f"`snr_db` must be a number or a (low, high) pair of numbers in dB, but got {snr_db!r}."
         ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
         raise ValueError(

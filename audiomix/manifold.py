@@ -133,8 +133,7 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
                 modules.append(layer)
             else:
                 raise TypeError(
-                    f"`layers[{i}]` must be a name or an nn.Module, but got "
-                    f"{type(layer).__name__}."
+                    f"`layers[{i}]` must be a name or an nn.Module, but got {type(layer).__name__}."
                 )
         if len(set(self.layer_names)) != len(self.layer_names):
             raise ValueError(f"`layers` lists a layer twice: {self.layer_names}.")
@@ -257,9 +256,7 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
             self._active, self._done, self._dev_params = None, False, None
         targets = None
         if labels is not None:
-            targets = self.settings.mixed_targets(
-                labels, dev.lam, dev.perm, validate=self.validate
-            )
+            targets = self.settings.mixed_targets(labels, dev.lam, dev.perm, validate=self.validate)
         return out, targets
 
     def extra_repr(self) -> str:

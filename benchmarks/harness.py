@@ -71,8 +71,9 @@ def fmt_ms(seconds: float) -> str:
     return f"{ms:.3f}"
 
 
-def measure(cases: list[Case], reps: int, warmup: int, heap: str = "warm",
-            seed: int = 0) -> dict[str, Stat]:
+def measure(
+    cases: list[Case], reps: int, warmup: int, heap: str = "warm", seed: int = 0
+) -> dict[str, Stat]:
     """Interleaved timing: every repetition runs each case once, in a fresh random order.
 
     ``heap="warm"``: each timed call directly follows an untimed call of the same case, so its
@@ -83,8 +84,9 @@ def measure(cases: list[Case], reps: int, warmup: int, heap: str = "warm",
     return measure_heaps(cases, reps, warmup, (heap,), seed)[heap]
 
 
-def measure_heaps(cases: list[Case], reps: int, warmup: int, heaps: tuple[str, ...],
-                  seed: int = 0) -> dict[str, dict[str, Stat]]:
+def measure_heaps(
+    cases: list[Case], reps: int, warmup: int, heaps: tuple[str, ...], seed: int = 0
+) -> dict[str, dict[str, Stat]]:
     """:func:`measure` for several heap states at once, all interleaved in one loop."""
     for case in cases:
         for _ in range(warmup if case.max_reps is None else min(warmup, 1)):
@@ -123,9 +125,11 @@ try:  # glibc: keep freed memory in the process (warm), or hand it back on deman
     _LIBC = ctypes.CDLL("libc.so.6")
     _LIBC.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD at its maximum: heap up to 32 MiB
     _LIBC.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: never give memory back by itself
-    HEAP_NOTE = ("glibc malloc: blocks up to 32 MiB come from the heap, which is never trimmed "
-                 "by itself (warm) or is trimmed with `malloc_trim(0)` before a call (cold); "
-                 "bigger blocks are always fresh `mmap`s, so warm and cold then coincide.")
+    HEAP_NOTE = (
+        "glibc malloc: blocks up to 32 MiB come from the heap, which is never trimmed "
+        "by itself (warm) or is trimmed with `malloc_trim(0)` before a call (cold); "
+        "bigger blocks are always fresh `mmap`s, so warm and cold then coincide."
+    )
 except (OSError, AttributeError):
     _LIBC = None
     HEAP_NOTE = "no glibc: the cold heap state is the same as warm here."
@@ -134,7 +138,6 @@ except (OSError, AttributeError):
 def _trim_heap() -> None:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
-
 
 
 # --- environment -------------------------------------------------------------------------------
@@ -255,5 +258,3 @@ def l3_mib() -> float:
         except (OSError, ValueError):
             continue
     return 32.0
-
-

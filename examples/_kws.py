@@ -127,14 +127,19 @@ def parse_arguments(doc: str) -> argparse.Namespace:
     parser.add_argument("--train", type=int, default=480, help="training clips")
     parser.add_argument("--val", type=int, default=240, help="evaluation clips")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--mixup-off-epochs", type=int, default=1,
-                        help="final epochs without mixing")
+    parser.add_argument(
+        "--mixup-off-epochs", type=int, default=1, help="final epochs without mixing"
+    )
     parser.add_argument("--alpha", type=float, default=0.4, help="mixup Beta(alpha, alpha)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    parser.add_argument("--context", choices=["fork", "spawn", "forkserver"], default=None,
-                        help="how workers start (default: the platform's)")
+    parser.add_argument(
+        "--context",
+        choices=["fork", "spawn", "forkserver"],
+        default=None,
+        help="how workers start (default: the platform's)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a short run, for tests")
     args = parser.parse_args()

@@ -177,13 +177,13 @@ def main() -> None:
         mixed = [w for w in weights if w is not None]
         mixed_weights += mixed
         print(f"epoch {epoch}: {len(mixed)}/{len(weights)} training batches mixed")
-    print(f"distinct mixing weights: {len(set(mixed_weights))} of {len(mixed_weights)} "
-          f"mixed batches")
+    print(
+        f"distinct mixing weights: {len(set(mixed_weights))} of {len(mixed_weights)} mixed batches"
+    )
     same = np.array_equal(prediction.label_ids, np.asarray(val_ds["labels"]))
     print(f"evaluation labels are the dataset's class indices: {same}")
     accuracy = prediction.metrics["test_accuracy"]
-    print(f"clean evaluation accuracy: {100 * accuracy:.1f} % "
-          f"(chance {100 / len(CLASSES):.1f} %)")
+    print(f"clean evaluation accuracy: {100 * accuracy:.1f} % (chance {100 / len(CLASSES):.1f} %)")
 
 
 if __name__ == "__main__":

@@ -100,10 +100,14 @@ def main() -> None:
     mixer = audiomix.WaveformMixup(alpha=args.alpha, num_classes=len(CLASSES))
     train_collate = MixCollate(mixer)  # pads, then mixes, in the workers
     val_collate = MixCollate(mixer).eval()  # pads; clean clips, one-hot targets
-    workers = dict(num_workers=args.workers, persistent_workers=args.workers > 0,
-                   multiprocessing_context=args.context if args.workers > 0 else None)
-    train_loader = DataLoader(train_items, batch_size=args.batch_size, shuffle=True,
-                              collate_fn=train_collate, **workers)
+    workers = dict(
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,
+        multiprocessing_context=args.context if args.workers > 0 else None,
+    )
+    train_loader = DataLoader(
+        train_items, batch_size=args.batch_size, shuffle=True, collate_fn=train_collate, **workers
+    )
     val_loader = DataLoader(val_items, batch_size=64, collate_fn=val_collate, **workers)
 
     module = KWSModule(len(CLASSES), args.lr)
@@ -127,12 +131,12 @@ def main() -> None:
         mixed = [w for w in weights if w is not None]
         mixed_weights += mixed
         print(f"epoch {epoch}: {len(mixed)}/{len(weights)} training batches mixed")
-    print(f"distinct mixing weights: {len(set(mixed_weights))} of {len(mixed_weights)} "
-          f"mixed batches")
+    print(
+        f"distinct mixing weights: {len(set(mixed_weights))} of {len(mixed_weights)} mixed batches"
+    )
     print(f"validation targets one-hot (unmixed): {module.val_targets_one_hot}")
     accuracy = float(trainer.callback_metrics["val_acc"])
-    print(f"clean validation accuracy: {100 * accuracy:.1f} % "
-          f"(chance {100 / len(CLASSES):.1f} %)")
+    print(f"clean validation accuracy: {100 * accuracy:.1f} % (chance {100 / len(CLASSES):.1f} %)")
 
 
 if __name__ == "__main__":

@@ -118,8 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=600, help="training clips")
     parser.add_argument("--test", type=int, default=600, help="clean test clips")
-    parser.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.4],
-                        help="label-noise rates to compare")
+    parser.add_argument(
+        "--noise", type=float, nargs="+", default=[0.0, 0.4], help="label-noise rates to compare"
+    )
     parser.add_argument("--alpha", type=float, default=1.0, help="mixup Beta(alpha, alpha)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3, help="repetitions (data, init, mixing)")
@@ -131,8 +132,9 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
 
-    logmel = audiomix.LogMelSpectrogram(sample_rate=SAMPLE_RATE, n_fft=256, hop_length=128,
-                                        n_mels=32)
+    logmel = audiomix.LogMelSpectrogram(
+        sample_rate=SAMPLE_RATE, n_fft=256, hop_length=128, n_mels=32
+    )
     results: dict[tuple[float, bool], tuple[list[float], list[float]]] = {}
     for seed in range(args.seeds):
         g = torch.Generator().manual_seed(1000 + seed)
@@ -144,8 +146,9 @@ def main() -> None:
             noisy = corrupt(y_train, noise, generator=torch.Generator().manual_seed(seed))
             flipped = noisy != y_train
             for use_mixup in (False, True):
-                model = train(f_train, noisy, mixup=use_mixup, alpha=args.alpha,
-                              epochs=args.epochs, seed=seed)
+                model = train(
+                    f_train, noisy, mixup=use_mixup, alpha=args.alpha, epochs=args.epochs, seed=seed
+                )
                 accs, memorised = results.setdefault((noise, use_mixup), ([], []))
                 accs.append(float((predict(model, f_test) == y_test).double().mean()))
                 if flipped.any():
@@ -158,8 +161,10 @@ def main() -> None:
         mem = f"{100 * sum(memorised) / len(memorised):5.1f} %" if memorised else "    -  "
         rows.append((noise, "mixup" if use_mixup else "none", float(acc.mean()), std, mem))
 
-    print(f"{args.seeds} seed(s), {args.train} train / {args.test} clean test clips, "
-          f"{args.epochs} epochs, mixup alpha={args.alpha}")
+    print(
+        f"{args.seeds} seed(s), {args.train} train / {args.test} clean test clips, "
+        f"{args.epochs} epochs, mixup alpha={args.alpha}"
+    )
     print(f"{'label noise':>11} | {'method':>6} | {'clean test acc':>16} | memorised")
     print(f"{'-' * 11}-+-{'-' * 6}-+-{'-' * 16}-+-{'-' * 9}")
     for noise, method, mean, std, mem in rows:

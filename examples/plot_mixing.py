@@ -72,12 +72,14 @@ def main() -> None:
     )
     center = torch.full((2,), 0.5, dtype=torch.float64)
     cutmix = audiomix.SpectrogramCutMix(mode="box")
-    cut_params = CutMixParams(lam=half, perm=pair, applied=yes, offsets=zero,
-                              time_center=center, freq_center=center)
+    cut_params = CutMixParams(
+        lam=half, perm=pair, applied=yes, offsets=zero, time_center=center, freq_center=center
+    )
     cut_mix, _, cut_len = cutmix(specgram, None, frames, params=cut_params)
     bc = audiomix.BCMix(sample_rate=SR)
-    bc_mix, _, bc_len = bc(x, None, lengths,
-                           params=BCMixParams(lam=half, perm=pair, applied=yes, offsets=zero))
+    bc_mix, _, bc_len = bc(
+        x, None, lengths, params=BCMixParams(lam=half, perm=pair, applied=yes, offsets=zero)
+    )
 
     panels = [
         ("clip A (0.6 s)", specgram[0], frames[0]),
@@ -86,8 +88,11 @@ def main() -> None:
         ("spectrogram mixup, power domain", power_mix[0], spec_len[0]),
         ("spectrogram mixup, linear in dB", db_mix[0], spec_len[0]),
         (f"CutMix box: kept {cutmix.last_params.lam[0]:.2f} of A", cut_mix[0], cut_len[0]),
-        (f"BC mix: r = 0.5, p = {float(bc.last_params.mix_weight[0]):.2f}",
-         logmel(bc_mix)[0], logmel.frame_lengths(bc_len)[0]),
+        (
+            f"BC mix: r = 0.5, p = {float(bc.last_params.mix_weight[0]):.2f}",
+            logmel(bc_mix)[0],
+            logmel.frame_lengths(bc_len)[0],
+        ),
     ]
     fig = plt.figure(figsize=(11, 11), constrained_layout=True)
     grid = fig.add_gridspec(5, 2)
@@ -96,8 +101,15 @@ def main() -> None:
     hop_s = 160 / SR
     for k, (title, image, valid) in enumerate(panels):
         ax = fig.add_subplot(grid[k // 2, k % 2])
-        ax.imshow(image.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=vmin,
-                  vmax=vmax, extent=(0, image.shape[-1] * hop_s, 0, image.shape[-2]))
+        ax.imshow(
+            image.numpy(),
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=vmin,
+            vmax=vmax,
+            extent=(0, image.shape[-1] * hop_s, 0, image.shape[-2]),
+        )
         ax.axvline(float(valid) * hop_s, color="white", linestyle="--", linewidth=1)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("mel bin")
@@ -112,8 +124,7 @@ def main() -> None:
     ax.plot(t, wave_mix[0], linewidth=0.4, color="0.6", label="mixup (A, B)")
     ax.plot(t, bc_mix[0], linewidth=0.4, color="tab:green", alpha=0.7, label="BC mix (A, B)")
     ax.set_xlabel("time (s)")
-    ax.set_title("BC mixing rescales by 1/sqrt(p² + (1-p)²) and weights by loudness",
-                 fontsize=10)
+    ax.set_title("BC mixing rescales by 1/sqrt(p² + (1-p)²) and weights by loudness", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
     fig.suptitle("Mixing two clips of different lengths (log-mel, dB; dashed: valid length)")
     fig.savefig(args.out, dpi=90)

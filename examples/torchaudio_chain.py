@@ -49,10 +49,12 @@ def main() -> None:
         # One method per batch: mixup in the power domain, or a time-frequency CutMix box.
         audiomix.RandomChoiceMix(
             {
-                "mixup": audiomix.SpectrogramMixup(alpha=0.4, num_classes=3, scale="db",
-                                                   generator=args.seed),
-                "cutmix": audiomix.SpectrogramCutMix(mode="box", num_classes=3,
-                                                     generator=args.seed + 1),
+                "mixup": audiomix.SpectrogramMixup(
+                    alpha=0.4, num_classes=3, scale="db", generator=args.seed
+                ),
+                "cutmix": audiomix.SpectrogramCutMix(
+                    mode="box", num_classes=3, generator=args.seed + 1
+                ),
             },
             generator=args.seed + 2,
         ),
@@ -68,15 +70,23 @@ def main() -> None:
         switch = chain[3]
         params = switch.last_params
         print(f"\nbatch {step}: method {switch.last_name!r}")
-        print(f"  specgram {tuple(specgram.shape)} (batch, n_mels, frames), valid frames "
-              f"{frames.tolist()}")
-        print(f"  partners {params.perm.tolist()}, own weight lam "
-              f"{[round(v, 3) for v in params.lam.tolist()]}")
+        print(
+            f"  specgram {tuple(specgram.shape)} (batch, n_mels, frames), valid frames "
+            f"{frames.tolist()}"
+        )
+        print(
+            f"  partners {params.perm.tolist()}, own weight lam "
+            f"{[round(v, 3) for v in params.lam.tolist()]}"
+        )
         if switch.last_name == "cutmix":
-            print(f"  drawn lam {round(float(params.lam_drawn[0]), 3)}; boxes (frames) "
-                  f"{list(zip(params.time_start.tolist(), params.time_end.tolist(), strict=True))}")
-        print("  targets\n" + "\n".join("    " + str([round(v, 3) for v in row])
-                                        for row in targets.tolist()))
+            print(
+                f"  drawn lam {round(float(params.lam_drawn[0]), 3)}; boxes (frames) "
+                f"{list(zip(params.time_start.tolist(), params.time_end.tolist(), strict=True))}"
+            )
+        print(
+            "  targets\n"
+            + "\n".join("    " + str([round(v, 3) for v in row]) for row in targets.tolist())
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ def main() -> None:
     g = torch.Generator().manual_seed(args.seed)
 
     # Four clips: 1.0, 0.56, 0.25 and 0.75 s at 16 kHz, classes 0-3.
-    items = [(0.1 * torch.randn(n, generator=g), label)
-             for label, n in enumerate([16000, 9000, 4000, 12000])]
+    items = [
+        (0.1 * torch.randn(n, generator=g), label)
+        for label, n in enumerate([16000, 9000, 4000, 12000])
+    ]
     x, labels, lengths = pad_collate(items)
     mask = lengths_to_mask(lengths, x.shape[-1])
     print(f"padded batch {tuple(x.shape)}, lengths {lengths.tolist()}")
@@ -44,8 +46,10 @@ def main() -> None:
         mixed = torch.tensor(partners) != torch.arange(out.shape[0])
         ok = torch.where(beyond, out == expected, True).flatten(1).all(1)
         silent = bool(ok[mixed].all())
-        print(f"{name:<26} partners {partners}  lengths {before.tolist()} -> "
-              f"{after.tolist()}  mixed clips silent beyond: {silent}")
+        print(
+            f"{name:<26} partners {partners}  lengths {before.tolist()} -> "
+            f"{after.tolist()}  mixed clips silent beyond: {silent}"
+        )
 
     common = dict(num_classes=4, placement="center")
     # Waveform mixup: the mix lasts as long as the longer clip; the shorter one is centred.
@@ -78,13 +82,21 @@ def main() -> None:
     spec_mixup = audiomix.SpectrogramMixup(alpha=0.4, generator=args.seed, **common)
     out, _, out_frames = spec_mixup(specgram, labels, frames)
     floor = out.flatten(1).amin(1)  # padding frames of a mix hold its dB floor (silence)
-    report("SpectrogramMixup (dB)", out, frames, out_frames,
-           spec_mixup.last_params.perm.tolist(), silence=floor)
+    report(
+        "SpectrogramMixup (dB)",
+        out,
+        frames,
+        out_frames,
+        spec_mixup.last_params.perm.tolist(),
+        silence=floor,
+    )
     spec_cut = audiomix.SpectrogramCutMix(mode="time", generator=args.seed, **common)
     out, _, out_frames = spec_cut(specgram, labels, frames)
-    print(f"{'SpectrogramCutMix (time)':<26} partners {spec_cut.last_params.perm.tolist()}  "
-          f"lengths {frames.tolist()} -> {out_frames.tolist()}  padding untouched: "
-          f"{bool(torch.equal(out[..., -1], specgram[..., -1]))}")
+    print(
+        f"{'SpectrogramCutMix (time)':<26} partners {spec_cut.last_params.perm.tolist()}  "
+        f"lengths {frames.tolist()} -> {out_frames.tolist()}  padding untouched: "
+        f"{bool(torch.equal(out[..., -1], specgram[..., -1]))}"
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,12 @@ def noise(*shape: int, seed: int = 0, scale: float = 0.1, dtype=torch.float32) -
 
 
 def chirp(
-    n: int, sample_rate: int, *, f0: float = 100.0, f1: float | None = None, amp: float = 0.5,
+    n: int,
+    sample_rate: int,
+    *,
+    f0: float = 100.0,
+    f1: float | None = None,
+    amp: float = 0.5,
     dtype=torch.float64,
 ) -> torch.Tensor:
     """A linear chirp from ``f0`` to ``f1`` Hz over ``n`` samples, shape (n,)."""
@@ -95,8 +100,12 @@ def labels(batch: int, num_classes: int, *, seed: int = 0) -> torch.Tensor:
 
 
 def padded_batch(
-    lengths: list[int], *, channels: int | None = None, garbage: float = float("nan"),
-    seed: int = 0, dtype=torch.float32,
+    lengths: list[int],
+    *,
+    channels: int | None = None,
+    garbage: float = float("nan"),
+    seed: int = 0,
+    dtype=torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A right-padded batch whose padding holds ``garbage`` (default NaN), and its lengths."""
     t = max(lengths)
@@ -149,5 +158,7 @@ def make_tiny_speech_commands(
     noise = root / "_background_noise_"
     noise.mkdir(exist_ok=True)
     for i in range(2):
-        sf.write(noise / f"noise{i}.wav", (0.1 * rng.standard_normal(3 * sr)).astype(np.float32), sr)
+        sf.write(
+            noise / f"noise{i}.wav", (0.1 * rng.standard_normal(3 * sr)).astype(np.float32), sr
+        )
     return root

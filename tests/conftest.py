@@ -36,9 +36,14 @@ settings.register_profile(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("audiomix-thorough", parent=settings.get_profile("audiomix"),
-                          max_examples=500, derandomize=False)
+settings.register_profile(
+    "audiomix-thorough",
+    parent=settings.get_profile("audiomix"),
+    max_examples=500,
+    derandomize=False,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "audiomix"))
+
 
 @pytest.fixture(scope="session")
 def signals() -> SimpleNamespace:

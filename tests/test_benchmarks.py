@@ -30,8 +30,14 @@ def test_bench_quick_runs_and_writes_its_report(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = (tmp_path / "results.md").read_text()
-    for section in ("## Machine", "## Targets", "## 1. Mixing", "## 2. Log-mel front end",
-                    "## 3. Share of a training step", "## 4. Scaling"):
+    for section in (
+        "## Machine",
+        "## Targets",
+        "## 1. Mixing",
+        "## 2. Log-mel front end",
+        "## 3. Share of a training step",
+        "## 4. Scaling",
+    ):
         assert section in report
     assert "torch.set_num_threads(1)" in report
     assert "FAIL" not in report, report
@@ -45,9 +51,15 @@ def test_bench_quick_runs_and_writes_its_report(tmp_path):
     assert len(rows) > 20 and rows[0].startswith("| target |")
     assert all(line.rstrip(" |").endswith(("yes", "**no**")) for line in rows[1:]), rows
     # The rows: the module, every placement with lengths, CutMix, the dB path.
-    for needle in ("module (default checks, labels) / bare `mix`", "'start' / plain `mix`",
-                   "'center' / plain `mix`", "'random' / plain `mix`", "WaveformCutMix",
-                   "SpectrogramCutMix", "hand-written power chain"):
+    for needle in (
+        "module (default checks, labels) / bare `mix`",
+        "'start' / plain `mix`",
+        "'center' / plain `mix`",
+        "'random' / plain `mix`",
+        "WaveformCutMix",
+        "SpectrogramCutMix",
+        "hand-written power chain",
+    ):
         assert needle in targets, needle
     # Peak memory of audiomix's mix is its output: no hidden copies.
     mix_row = next(line for line in report.splitlines() if line.startswith("| audiomix mix |"))

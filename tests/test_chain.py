@@ -78,8 +78,11 @@ def test_spectrogram_lengths_match_per_clip_frames(center):
     for module in (
         T.Spectrogram(n_fft=512, hop_length=128, center=center),
         T.MelSpectrogram(sample_rate=16000, n_fft=512, hop_length=128, n_mels=20, center=center),
-        T.MFCC(sample_rate=16000, n_mfcc=13,
-               melkwargs=dict(n_fft=512, hop_length=128, n_mels=20, center=center)),
+        T.MFCC(
+            sample_rate=16000,
+            n_mfcc=13,
+            melkwargs=dict(n_fft=512, hop_length=128, n_mels=20, center=center),
+        ),
         LogMelSpectrogram(n_fft=512, hop_length=128, n_mels=20, center=center),
     ):
         _, _, out_lengths = Chain(module)(x, None, lengths)
@@ -95,8 +98,13 @@ def test_labels_pass_through_without_mixing_and_two_mixers_compose():
         SNRMix(snr_db=(0.0, 10.0), num_classes=C, generator=1),
         T.MelSpectrogram(sample_rate=16000, n_fft=400, hop_length=160, n_mels=20),
         T.AmplitudeToDB(),
-        RandomChoiceMix([SpectrogramMixup(alpha=0.4, num_classes=C, generator=2),
-                         SpectrogramCutMix(num_classes=C, generator=3)], generator=4),
+        RandomChoiceMix(
+            [
+                SpectrogramMixup(alpha=0.4, num_classes=C, generator=2),
+                SpectrogramCutMix(num_classes=C, generator=3),
+            ],
+            generator=4,
+        ),
     )
     out, targets, out_lengths = chain(x, labels, lengths)
     torch.testing.assert_close(targets.sum(1), torch.ones(4))
@@ -115,8 +123,11 @@ def test_labels_pass_through_without_mixing_and_two_mixers_compose():
 def test_unknown_time_change_needs_with_lengths():
     x, lengths = pad_batch(_clips([800, 500]))
     pool = nn.AvgPool1d(2)
-    with pytest.raises(ValueError, match=r"Chain\[0\] \(AvgPool1d\) changed the time axis from 800 "
-                                         r"to 400.*WithLengths"):
+    with pytest.raises(
+        ValueError,
+        match=r"Chain\[0\] \(AvgPool1d\) changed the time axis from 800 "
+        r"to 400.*WithLengths",
+    ):
         Chain(pool)(x.unsqueeze(1), None, lengths)
     halve = WithLengths(pool, lambda n: torch.div(n, 2, rounding_mode="floor"))
     _, _, out_lengths = Chain(halve)(x.unsqueeze(1), None, lengths)

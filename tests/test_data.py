@@ -49,10 +49,11 @@ def _same(a, b):
 def test_pad_collate_tuples_bare_and_channels():
     items = _items(3)
     x, labels, lengths = pad_collate(items)
-    assert x.shape == (3, 274) and labels.tolist() == [0, 1, 2] and lengths.tolist() == [200,
-                                                                                         237, 274]
+    assert (
+        x.shape == (3, 274) and labels.tolist() == [0, 1, 2] and lengths.tolist() == [200, 237, 274]
+    )
     for i, (w, _) in enumerate(items):
-        assert torch.equal(x[i, : w.numel()], w) and not x[i, w.numel():].any()
+        assert torch.equal(x[i, : w.numel()], w) and not x[i, w.numel() :].any()
     x, lengths = pad_collate([torch.ones(2, 5), torch.ones(2, 3)])
     assert x.shape == (2, 2, 5) and lengths.tolist() == [5, 3]
     x, labels, meta, lengths = functools.partial(pad_collate, pad_value=-1.0, multiple_of=8)(
@@ -83,7 +84,10 @@ def test_mix_collate_mixes_the_padded_batch():
     px, py, pl = pad_collate(items)
     rx, rt, rl = ref(px, py, pl)
     assert torch.equal(x, rx) and torch.equal(targets, rt) and torch.equal(lengths, rl)
-    with pytest.raises(ValueError, match=r"`collate_fn` must return \(x, labels\), \(x, labels, lengths\) or a mapping"):
+    with pytest.raises(
+        ValueError,
+        match=r"`collate_fn` must return \(x, labels\), \(x, labels, lengths\) or a mapping",
+    ):
         MixCollate(mixer, collate_fn=lambda b: torch.stack([w[:200] for w, _ in b]))(items)
     with pytest.raises(TypeError, match="`mixer` must be a mixing module"):
         MixCollate("mixup")
@@ -95,16 +99,30 @@ def test_mix_collate_workers_and_epochs_draw_different_mixes(persistent):
     # data: any difference comes from the mixing streams.
     items = _items(8, repeat=4)
     mixer = WaveformMixup(alpha=1.0, num_classes=C, per_sample=True, generator=0)
-    loader = DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(mixer),
-                        worker_init_fn=_lightning_like_init, persistent_workers=persistent,
-                        generator=_gen(42))
+    loader = DataLoader(
+        items,
+        batch_size=4,
+        num_workers=2,
+        collate_fn=MixCollate(mixer),
+        worker_init_fn=_lightning_like_init,
+        persistent_workers=persistent,
+        generator=_gen(42),
+    )
     epochs = _epochs(loader)
     (b0, b1), (c0, c1) = epochs
     assert not _same(b0, b1)  # workers differ
     assert not _same(b0, c0) and not _same(b1, c1)  # epochs differ, despite the worker init
-    again = _epochs(DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(mixer),
-                               worker_init_fn=_lightning_like_init,
-                               persistent_workers=persistent, generator=_gen(42)))
+    again = _epochs(
+        DataLoader(
+            items,
+            batch_size=4,
+            num_workers=2,
+            collate_fn=MixCollate(mixer),
+            worker_init_fn=_lightning_like_init,
+            persistent_workers=persistent,
+            generator=_gen(42),
+        )
+    )
     for e, f in zip(epochs, again, strict=True):  # a seeded DataLoader repeats exactly
         for u, v in zip(e, f, strict=True):
             assert _same(u, v)
@@ -114,8 +132,10 @@ def test_mix_collate_with_a_spectrogram_mixer_in_workers():
     from audiomix import Chain, LogMelSpectrogram
 
     items = _items(8)
-    chain = Chain(LogMelSpectrogram(n_fft=64, hop_length=32, n_mels=8),
-                  SpectrogramCutMix(num_classes=C, generator=0))
+    chain = Chain(
+        LogMelSpectrogram(n_fft=64, hop_length=32, n_mels=8),
+        SpectrogramCutMix(num_classes=C, generator=0),
+    )
     loader = DataLoader(items, batch_size=4, num_workers=2, collate_fn=MixCollate(chain))
     for x, targets, lengths in loader:
         assert x.shape[:2] == (4, 8) and targets.shape == (4, C)
@@ -128,8 +148,9 @@ def test_mix_collate_with_a_spectrogram_mixer_in_workers():
 
 def test_mixup_dataset_item_is_the_core_mix_of_the_pair():
     items = _items(6)
-    ds = MixupDataset(items, alpha=0.5, num_classes=C, placement="random", return_info=True,
-                      generator=3)
+    ds = MixupDataset(
+        items, alpha=0.5, num_classes=C, placement="random", return_info=True, generator=3
+    )
     twin = torch.Generator().manual_seed(3)
     for i in range(6):
         x, target, info = ds[i]
@@ -145,11 +166,11 @@ def test_mixup_dataset_item_is_the_core_mix_of_the_pair():
         pair, lengths = pad_batch([xi, xj])
         perm = torch.tensor([1, 0])
         offsets = sample_offsets(lengths, perm, placement="random", generator=twin)
-        assert torch.equal(x, mix(pair, lam_t.expand(2), perm, lengths=lengths,
-                                  offsets=offsets)[0])
-        expected = lam * prepare_targets(torch.tensor([yi]), num_classes=C)[0] + (
-            1 - lam
-        ) * prepare_targets(torch.tensor([yj]), num_classes=C)[0]
+        assert torch.equal(x, mix(pair, lam_t.expand(2), perm, lengths=lengths, offsets=offsets)[0])
+        expected = (
+            lam * prepare_targets(torch.tensor([yi]), num_classes=C)[0]
+            + (1 - lam) * prepare_targets(torch.tensor([yj]), num_classes=C)[0]
+        )
         torch.testing.assert_close(target, expected)
     assert len(ds) == 6
 
@@ -159,8 +180,10 @@ def test_mixup_dataset_p_zero_multilabel_and_errors():
     ds = MixupDataset(items, p=0.0, num_classes=C, generator=0)
     x, target = ds[2]
     assert torch.equal(x, items[2][0]) and target.tolist() == [0, 0, 1, 0]
-    multi = [(w, torch.tensor([1.0, 0.0, 1.0, 0.0]) if i % 2 else torch.tensor([0.0, 1, 0, 0]))
-             for i, (w, _) in enumerate(items)]
+    multi = [
+        (w, torch.tensor([1.0, 0.0, 1.0, 0.0]) if i % 2 else torch.tensor([0.0, 1, 0, 0]))
+        for i, (w, _) in enumerate(items)
+    ]
     ds = MixupDataset(multi, multilabel=True, union=True, generator=0)
     _, target = ds[0]
     assert target.tolist() == [1.0, 1.0, 1.0, 0.0]
@@ -183,13 +206,23 @@ def test_mixup_dataset_workers_and_epochs():
     ds = MixupDataset(items, alpha=1.0, num_classes=C, return_info=True, generator=0)
 
     def run(seed, persistent=False):
-        loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate,
-                            worker_init_fn=_lightning_like_init, generator=_gen(seed),
-                            persistent_workers=persistent)
+        loader = DataLoader(
+            ds,
+            batch_size=4,
+            num_workers=2,
+            collate_fn=pad_collate,
+            worker_init_fn=_lightning_like_init,
+            generator=_gen(seed),
+            persistent_workers=persistent,
+        )
         out = []
         for _ in range(2):
-            out.append([(x.clone(), t.clone(), info["lam"].clone(), info["partner"].clone())
-                        for x, t, info, lengths in loader])
+            out.append(
+                [
+                    (x.clone(), t.clone(), info["lam"].clone(), info["partner"].clone())
+                    for x, t, info, lengths in loader
+                ]
+            )
         return out
 
     first = run(7)
@@ -207,8 +240,11 @@ def test_mixup_dataset_workers_and_epochs():
 def test_more_errors():
     with pytest.raises(ValueError, match=r"`batch\[0\]` is an empty tuple"):
         pad_collate([(), ()])
-    with pytest.raises(ValueError, match=r"every item must be a tuple like `batch\[0\]`, but "
-                                         r"`batch\[1\]` is Tensor"):
+    with pytest.raises(
+        ValueError,
+        match=r"every item must be a tuple like `batch\[0\]`, but "
+        r"`batch\[1\]` is Tensor",
+    ):
         pad_collate([(torch.ones(3), 0), torch.ones(3)])
     with pytest.raises(TypeError, match="`collate_fn` must be callable"):
         MixCollate(WaveformMixup(), collate_fn="pad")
@@ -257,19 +293,27 @@ def test_mixup_dataset_unpacks_torchaudio_style_items_from_wav_files(tmp_path):
         (tmp_path / word).mkdir()
         for n in range(2):
             clip = 0.2 * g.standard_normal(1600 + 400 * k + 100 * n).astype(np.float32)
-            soundfile.write(tmp_path / word / f"spk{k}_nohash_{n}.wav", clip, 16000,
-                            subtype="FLOAT")
+            soundfile.write(
+                tmp_path / word / f"spk{k}_nohash_{n}.wav", clip, 16000, subtype="FLOAT"
+            )
     folder = _WavFolder(tmp_path)
-    ds = MixupDataset(folder, alpha=1.0, num_classes=len(WORDS), placement="center",
-                      return_info=True, unpack=_word_index, generator=0)
-    loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate,
-                        generator=_gen(1))
+    ds = MixupDataset(
+        folder,
+        alpha=1.0,
+        num_classes=len(WORDS),
+        placement="center",
+        return_info=True,
+        unpack=_word_index,
+        generator=0,
+    )
+    loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate, generator=_gen(1))
     seen = 0
     for x, targets, info, lengths in loader:
         assert x.shape[:2] == (4, 1)
         torch.testing.assert_close(targets.sum(1), torch.ones(4))
-        for row, (i, j, lam) in enumerate(zip(range(seen, seen + 4), info["partner"].tolist(),
-                                              info["lam"].tolist(), strict=True)):
+        for row, (i, j, lam) in enumerate(
+            zip(range(seen, seen + 4), info["partner"].tolist(), info["lam"].tolist(), strict=True)
+        ):
             # The files' lengths and words decide the mixed length and the target.
             a, b = folder[i][0].shape[-1], folder[j][0].shape[-1]
             assert int(lengths[row]) == max(a, b)

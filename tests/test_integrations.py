@@ -60,14 +60,23 @@ def test_mixup_trainer_collates_evaluation_without_mixing(tmp_path):
             return {"loss": loss, "logits": logits}
 
     rng = np.random.default_rng(0)
-    items = [{"input_values": rng.standard_normal(40 + i).astype(np.float32), "labels": i % 3}
-             for i in range(12)]
+    items = [
+        {"input_values": rng.standard_normal(40 + i).astype(np.float32), "labels": i % 3}
+        for i in range(12)
+    ]
     collator = MixCollate(WaveformMixup(alpha=1.0, num_classes=3, generator=0))
-    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=6,
-                             per_device_eval_batch_size=6, report_to="none", use_cpu=True,
-                             remove_unused_columns=False, dataloader_num_workers=0)
-    trainer = MixupTrainer(model=Model(), args=args, train_dataset=items, eval_dataset=items,
-                           data_collator=collator)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=6,
+        per_device_eval_batch_size=6,
+        report_to="none",
+        use_cpu=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+    )
+    trainer = MixupTrainer(
+        model=Model(), args=args, train_dataset=items, eval_dataset=items, data_collator=collator
+    )
     train_batch = next(iter(trainer.get_train_dataloader()))
     eval_batch = next(iter(trainer.get_eval_dataloader()))
     test_batch = next(iter(trainer.get_test_dataloader(items)))

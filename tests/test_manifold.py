@@ -13,8 +13,9 @@ C = 4
 
 def _net(seed=0):
     torch.manual_seed(seed)  # weights only; every random draw of the test is generator-based
-    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
-                         nn.Linear(16, C))
+    return nn.Sequential(
+        nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, C)
+    )
 
 
 def _data(b=6):
@@ -126,7 +127,10 @@ def test_errors():
         ManifoldMixup(net, [])
     with pytest.raises(TypeError, match="`model` must be an nn.Module"):
         ManifoldMixup(lambda v: v, ["input"])
-    with pytest.raises(TypeError, match=r"ManifoldMixup.__init__\(\) got an unexpected keyword argument 'placement'"):
+    with pytest.raises(
+        TypeError,
+        match=r"ManifoldMixup.__init__\(\) got an unexpected keyword argument 'placement'",
+    ):
         ManifoldMixup(net, ["1"], placement="center")
     mm = ManifoldMixup(net, ["1"], num_classes=C, generator=0)
     with pytest.raises(ValueError, match="x and labels have different batch sizes: 6 != 5"):
@@ -164,13 +168,19 @@ def test_activation_and_input_errors():
 
     for layer, err, msg in [
         (ToInt(), TypeError, "layer '0' returned torch.int64 values; only floats mix"),
-        (SeqFirst(), ValueError, r"layer '0' returned shape \(10, 6\), but activations must "
-                                 r"have the batch \(6\) first"),
+        (
+            SeqFirst(),
+            ValueError,
+            r"layer '0' returned shape \(10, 6\), but activations must "
+            r"have the batch \(6\) first",
+        ),
     ]:
         model = nn.Sequential(layer, nn.Identity())
         with pytest.raises(err, match=msg):
             ManifoldMixup(model, ["0"], generator=0)(x)
-    with pytest.raises(TypeError, match=r"`layers\[0\]` must be a name or an nn.Module, but got int"):
+    with pytest.raises(
+        TypeError, match=r"`layers\[0\]` must be a name or an nn.Module, but got int"
+    ):
         ManifoldMixup(net, [3])
     mm = ManifoldMixup(net, ["1"], num_classes=C, generator=0)
     with pytest.raises(TypeError, match="`x` must be a torch.Tensor, but got list"):

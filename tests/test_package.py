@@ -53,8 +53,14 @@ def test_all_names_importable(module):
 
 
 def test_core_names_are_public():
-    core = {"LogMelSpectrogram", "WaveformMixup", "SpectrogramMixup", "SoftTargetCrossEntropy",
-            "MixParams", "functional"}
+    core = {
+        "LogMelSpectrogram",
+        "WaveformMixup",
+        "SpectrogramMixup",
+        "SoftTargetCrossEntropy",
+        "MixParams",
+        "functional",
+    }
     assert core <= set(audiomix.__all__)
     assert audiomix.MixParams is audiomix.functional.MixParams
 
@@ -79,8 +85,11 @@ def test_docstring_examples(module):
         # Examples are written as a user would: torch and the public names in scope.
         names = {n: getattr(audiomix, n) for n in audiomix.__all__}
         names.update({n: getattr(audiomix.functional, n) for n in audiomix.functional.__all__})
-        result = doctest.testmod(mod, extraglobs={"torch": torch, "nn": torch.nn, **names},
-                                 optionflags=doctest.NORMALIZE_WHITESPACE)
+        result = doctest.testmod(
+            mod,
+            extraglobs={"torch": torch, "nn": torch.nn, **names},
+            optionflags=doctest.NORMALIZE_WHITESPACE,
+        )
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {module}"
 
 

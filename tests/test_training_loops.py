@@ -111,7 +111,9 @@ def test_one_chain_for_training_and_validation():
     train_x, train_y, _ = chain(x, labels, lengths)
     chain.eval()
     val_x, val_y, val_len = chain(x, labels, lengths)
-    assert torch.equal(val_x, chain[0](x)) and torch.equal(val_y, prepare_targets(labels, num_classes=C))
+    assert torch.equal(val_x, chain[0](x)) and torch.equal(
+        val_y, prepare_targets(labels, num_classes=C)
+    )
     assert not torch.equal(train_y, val_y)
 
 
@@ -129,7 +131,9 @@ def test_mix_collate_and_mixup_dataset_switch_for_evaluation():
     assert collate.eval() is collate and not collate.training
     x, targets, lengths = collate(items)
     ref_x, ref_labels, ref_lengths = pad_collate(items)
-    assert torch.equal(x, ref_x) and torch.equal(targets, prepare_targets(ref_labels, num_classes=C))
+    assert torch.equal(x, ref_x) and torch.equal(
+        targets, prepare_targets(ref_labels, num_classes=C)
+    )
     assert collate.mixer.training, "the switch must not leave the mixer in eval mode"
     assert not torch.equal(collate.train()(items)[1], targets)
 
@@ -220,8 +224,12 @@ def test_mix_collate_in_workers_of_every_start_method(method):
 
     def loader(seed):
         return DataLoader(
-            _Clips(), batch_size=4, num_workers=2, collate_fn=collate,
-            multiprocessing_context=method, generator=torch.Generator().manual_seed(seed),
+            _Clips(),
+            batch_size=4,
+            num_workers=2,
+            collate_fn=collate,
+            multiprocessing_context=method,
+            generator=torch.Generator().manual_seed(seed),
             persistent_workers=True,
         )
 
@@ -242,8 +250,13 @@ def test_mixup_dataset_in_spawned_workers(method):
     torch.set_num_threads(1)
     ds = MixupDataset(_Clips(), alpha=1.0, num_classes=C, generator=0)
     loader = DataLoader(
-        ds, batch_size=4, num_workers=2, collate_fn=pad_collate, multiprocessing_context=method,
-        generator=torch.Generator().manual_seed(0), persistent_workers=True,
+        ds,
+        batch_size=4,
+        num_workers=2,
+        collate_fn=pad_collate,
+        multiprocessing_context=method,
+        generator=torch.Generator().manual_seed(0),
+        persistent_workers=True,
     )
     epoch0, epoch1 = _epochs(loader)
     assert all(t.shape == (4, C) for t in epoch0)
@@ -254,8 +267,11 @@ def test_mixup_dataset_in_spawned_workers(method):
 def _dict_items(n=6):
     rng = np.random.default_rng(0)
     return [
-        {"input_values": rng.standard_normal(100 + 20 * i).astype(np.float32), "labels": i % C,
-         "id": f"clip{i}"}
+        {
+            "input_values": rng.standard_normal(100 + 20 * i).astype(np.float32),
+            "labels": i % C,
+            "id": f"clip{i}",
+        }
         for i in range(n)
     ]
 
@@ -276,14 +292,21 @@ def test_pad_collate_and_mix_collate_take_mapping_items():
 
 def test_mapping_keys_are_configurable_and_checked():
     items = [{"audio": torch.randn(50 + i), "y": i % C} for i in range(4)]
-    out = MixCollate(WaveformMixup(num_classes=C, generator=0), input_key="audio", label_key="y")(items)
+    out = MixCollate(WaveformMixup(num_classes=C, generator=0), input_key="audio", label_key="y")(
+        items
+    )
     assert out["audio"].shape == (4, 53) and out["y"].shape == (4, C)
-    with pytest.raises(ValueError, match=r"`input_key`='input_values' is not a key of the items; they have \['audio', 'y'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"`input_key`='input_values' is not a key of the items; they have \['audio', 'y'\]",
+    ):
         pad_collate(items)
     with pytest.raises(ValueError, match=r"the collated batch has no `label_key`='labels'"):
         MixCollate(WaveformMixup(num_classes=C), input_key="audio")(items)
     with pytest.raises(ValueError, match=r"`batch\[1\]` has \['audio'\]"):
-        pad_collate([{"audio": torch.randn(5), "y": 0}, {"audio": torch.randn(5)}], input_key="audio")
+        pad_collate(
+            [{"audio": torch.randn(5), "y": 0}, {"audio": torch.randn(5)}], input_key="audio"
+        )
 
 
 def test_mixup_dataset_takes_mapping_items_and_numpy():
@@ -301,8 +324,11 @@ def test_mixup_dataset_takes_mapping_items_and_numpy():
 
 # -- 4. schedules ---------------------------------------------------------------------------
 def test_alpha_and_p_setters_are_validated():
-    for obj in (WaveformMixup(num_classes=C), MixupDataset([(torch.randn(9), 0)], num_classes=C),
-                ManifoldMixup(nn.Linear(3, C), ["input"], num_classes=C)):
+    for obj in (
+        WaveformMixup(num_classes=C),
+        MixupDataset([(torch.randn(9), 0)], num_classes=C),
+        ManifoldMixup(nn.Linear(3, C), ["input"], num_classes=C),
+    ):
         obj.alpha, obj.p = 0.7, 0.25
         assert (obj.alpha, obj.p) == (0.7, 0.25)
         with pytest.raises(ValueError, match="`alpha` must be a finite number > 0"):
@@ -330,10 +356,22 @@ def test_schedule_reaches_persistent_workers(method):
     collate = MixCollate(WaveformMixup(alpha=1.0, num_classes=C, generator=0))
     ds = MixupDataset(_Clips(), alpha=1.0, num_classes=C, generator=0)
     loaders = [
-        DataLoader(_Clips(), batch_size=4, num_workers=2, collate_fn=collate,
-                   persistent_workers=True, multiprocessing_context=method),
-        DataLoader(ds, batch_size=4, num_workers=2, collate_fn=pad_collate,
-                   persistent_workers=True, multiprocessing_context=method),
+        DataLoader(
+            _Clips(),
+            batch_size=4,
+            num_workers=2,
+            collate_fn=collate,
+            persistent_workers=True,
+            multiprocessing_context=method,
+        ),
+        DataLoader(
+            ds,
+            batch_size=4,
+            num_workers=2,
+            collate_fn=pad_collate,
+            persistent_workers=True,
+            multiprocessing_context=method,
+        ),
     ]
 
     def mixed_share(loader):
@@ -352,11 +390,17 @@ def test_schedule_reaches_persistent_workers(method):
 # -- 7. guards for common slips and edge cases (issue 11: 4, 5, 8) --------------------------
 def test_spectrogram_mixers_refuse_a_waveform():
     for mixer in _spectrogram_mixers():
-        with pytest.raises(ValueError, match=r"one frequency bin and 16000 frames looks like a \(batch, channels, time\) waveform"):
+        with pytest.raises(
+            ValueError,
+            match=r"one frequency bin and 16000 frames looks like a \(batch, channels, time\) "
+            r"waveform",
+        ):
             mixer(torch.randn(4, 1, 16000), torch.arange(4))
 
 
-@pytest.mark.parametrize("cls", [WaveformMixup, SpectrogramMixup, WaveformCutMix, SpectrogramCutMix])
+@pytest.mark.parametrize(
+    "cls", [WaveformMixup, SpectrogramMixup, WaveformCutMix, SpectrogramCutMix]
+)
 def test_constructor_errors_name_the_public_class(cls):
     with pytest.raises(TypeError, match=rf"{cls.__name__}.__init__\(\)"):
         cls(0.4, 10, 0.5)
@@ -397,14 +441,19 @@ def test_state_dict_names_on_mixup_dataset():
 
 
 def test_partial_pad_collate_still_pickles():
-    collate = MixCollate(WaveformMixup(num_classes=C), collate_fn=functools.partial(pad_collate, multiple_of=8))
+    collate = MixCollate(
+        WaveformMixup(num_classes=C), collate_fn=functools.partial(pad_collate, multiple_of=8)
+    )
     clone = pickle.loads(pickle.dumps(collate))
     assert clone(_Clips().items[:4])[0].shape[-1] % 8 == 0
 
 
 def test_degenerate_setting_warnings_point_at_the_callers_line():
-    for build in (lambda: WaveformMixup(p=0.0), lambda: SNRMix(p=0.0),
-                  lambda: MixupDataset(_Clips(2), num_classes=C, p=0.0)):
+    for build in (
+        lambda: WaveformMixup(p=0.0),
+        lambda: SNRMix(p=0.0),
+        lambda: MixupDataset(_Clips(2), num_classes=C, p=0.0),
+    ):
         with pytest.warns(UserWarning, match="p=0 never mixes") as record:
             build()
         assert record[0].filename == __file__

@@ -67,7 +67,9 @@ def _collate_mapping(
         )
     for i, item in enumerate(batch):
         _check_mapping_item(item, i, keys)
-    clips = [as_clip(item[input_key], f"`batch[{i}][{input_key!r}]`") for i, item in enumerate(batch)]
+    clips = [
+        as_clip(item[input_key], f"`batch[{i}][{input_key!r}]`") for i, item in enumerate(batch)
+    ]
     x, lengths = pad_batch(clips, pad_value=pad_value, multiple_of=multiple_of)
     out: dict[str, Any] = {}
     for key in keys:
@@ -232,8 +234,11 @@ class MixCollate(TrainEvalSwitch):
             raise TypeError(f"`mixer` must be a mixing module, but got {type(mixer).__name__}.")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"`collate_fn` must be callable, but got {type(collate_fn).__name__}.")
-        for name, key in (("input_key", input_key), ("label_key", label_key),
-                          ("lengths_key", lengths_key)):
+        for name, key in (
+            ("input_key", input_key),
+            ("label_key", label_key),
+            ("lengths_key", lengths_key),
+        ):
             if not isinstance(key, str):
                 raise TypeError(f"`{name}` must be a str, but got {type(key).__name__}.")
         self.mixer = mixer
@@ -245,7 +250,11 @@ class MixCollate(TrainEvalSwitch):
     def _collate(self, batch: Sequence[Any]) -> Any:
         if self.collate_fn is not None:
             return self.collate_fn(batch)
-        if isinstance(batch, Sequence) and batch and not isinstance(batch[0], (tuple, list, Mapping)):
+        if (
+            isinstance(batch, Sequence)
+            and batch
+            and not isinstance(batch[0], (tuple, list, Mapping))
+        ):
             raise ValueError(
                 f"MixCollate needs labelled items, (waveform, label) tuples or mappings with "
                 f"{self.label_key!r}, but `batch[0]` is a bare {type(batch[0]).__name__}. To mix "
@@ -297,5 +306,3 @@ class MixCollate(TrainEvalSwitch):
             f"MixCollate(mixer={self.mixer!r}, collate_fn={self.collate_fn!r}, "
             f"training={self.training})"
         )
-
-

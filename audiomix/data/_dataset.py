@@ -129,7 +129,11 @@ class MixupDataset(SettingsMixin, StreamMixin, TrainEvalSwitch, Dataset):
                     raise ValueError(
                         f"`{where}` has no `{name}`={key!r}; its keys are {list(item)}."
                     )
-            raw, label, where = item[self.input_key], item[self.label_key], f"{where}[{self.input_key!r}]"
+            raw, label, where = (
+                item[self.input_key],
+                item[self.label_key],
+                f"{where}[{self.input_key!r}]",
+            )
         elif isinstance(item, (tuple, list)) and len(item) >= 2:
             raw, label, where = item[0], item[1], f"{where}[0]"
         else:

@@ -185,7 +185,11 @@ def bc_mix(
         torch.Size([4, 16000])
     """
     check_audio(
-        x, "x", min_ndim=2, max_ndim=3, layout="(batch, time) or (batch, channels, time)",
+        x,
+        "x",
+        min_ndim=2,
+        max_ndim=3,
+        layout="(batch, time) or (batch, channels, time)",
         check_finite=False,
     )
     perm = check_pairs(x, perm, lengths, validate)
@@ -194,12 +198,14 @@ def bc_mix(
         if sample_rate is None:
             raise ValueError("bc_mix needs `sample_rate` to compute the gains, or `gain_db`.")
         gain_db = a_weighted_gain(
-            x, sample_rate=sample_rate, lengths=lengths, n_fft=n_fft, min_db=min_db,
+            x,
+            sample_rate=sample_rate,
+            lengths=lengths,
+            n_fft=n_fft,
+            min_db=min_db,
             validate=False,
         )
     elif not isinstance(gain_db, Tensor) or gain_db.shape != (b,):
         shape = tuple(gain_db.shape) if isinstance(gain_db, Tensor) else type(gain_db).__name__
         raise ValueError(f"`gain_db` must be a tensor of shape (batch,) = ({b},), but got {shape}.")
-    return _bc_mix(x, r, perm, gain_db=gain_db, lengths=lengths, offsets=offsets,
-                   validate=validate)
-
+    return _bc_mix(x, r, perm, gain_db=gain_db, lengths=lengths, offsets=offsets, validate=validate)

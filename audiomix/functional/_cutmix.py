@@ -95,9 +95,7 @@ def _cut_boxes(
     full = torch.full((b,), num_frames, dtype=torch.int64, device=device)
     own = full if lengths is None else lengths.to(device=device, dtype=torch.int64)
     other = own[perm]
-    off = (
-        torch.zeros_like(own) if offsets is None else offsets.to(device=device, dtype=torch.int64)
-    )
+    off = torch.zeros_like(own) if offsets is None else offsets.to(device=device, dtype=torch.int64)
     # Where partner content exists in the sample's own time frame: the partner placed at
     # `off` inside a longer sample, or the sample placed at `off` inside a longer partner.
     self_shorter = own < other
@@ -226,7 +224,9 @@ def _paste_rows(x: Tensor, perm: Tensor, boxes: CutBoxes, freq: bool, fade: int)
     table = torch.stack([f.to(torch.int64) for f in fields], dim=1).tolist()
     # The ramps of every cut longer than 2 * fade: weights k / (fade + 1), k = 1..fade, rising
     # from the cut's start and falling to its end (as _fade_weights gives them).
-    rise = (torch.arange(1, fade + 1, dtype=torch.float64, device=x.device) / (fade + 1)).to(x.dtype)
+    rise = (torch.arange(1, fade + 1, dtype=torch.float64, device=x.device) / (fade + 1)).to(
+        x.dtype
+    )
     fall = rise.flip(0)
     for i, (t0, t1, shift, j, *band) in enumerate(table):
         f0, f1 = band if freq else (0, 0)
@@ -312,7 +312,9 @@ def _cutmix(
         check_lam(lam, b)
     lam_t = as_batch(lam, b, x.device, torch.float64)
     if time_center is None or (freq and freq_center is None):
-        raise ValueError(f"mode={mode!r} needs `time_center` and, for 'freq' or 'box', `freq_center`.")
+        raise ValueError(
+            f"mode={mode!r} needs `time_center` and, for 'freq' or 'box', `freq_center`."
+        )
     for name, c in (("time_center", time_center), ("freq_center", freq_center)):
         if c is not None and (not isinstance(c, Tensor) or c.shape != (b,)):
             shape = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
@@ -407,4 +409,3 @@ def cutmix(
         fade=fade,
     )
     return (mixed, boxes) if return_boxes else (mixed, boxes.kept)
-

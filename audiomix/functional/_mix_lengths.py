@@ -139,7 +139,9 @@ def mix_lengths_blocks(
         block = (i0, i1, c0, c1, d0, d1, chans)
         _take(partner, windows, src, patterns, block, o, scratch)
         _take(own, windows, src, patterns, block, own_b, scratch)
-        o.view(r, chans, k).lerp_(own_b.view(r, chans, k), wr if isinstance(wr, float) else wr[i0:i1])
+        o.view(r, chans, k).lerp_(
+            own_b.view(r, chans, k), wr if isinstance(wr, float) else wr[i0:i1]
+        )
         if check and finite:
             finite = sum_is_finite(o)
     return out, finite

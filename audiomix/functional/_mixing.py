@@ -25,6 +25,8 @@ from ._mix_lengths import mix_lengths_autograd, mix_lengths_blocks, sum_is_finit
 # for batches that fit the L3, 4-16 MiB beat one whole-batch pass for bigger ones, and every
 # block is a parallel region whose barrier stalls when cores are shared, so blocks are large.
 _BLOCK_BYTES = 8 << 20
+
+
 def _weights(lam: Tensor | float, batch_size: int, ndim: int, like: Tensor) -> Tensor | float:
     """lam as a float or a (batch, 1, ..., 1) tensor in the dtype and device of ``like``."""
     if not isinstance(lam, Tensor):
@@ -190,8 +192,10 @@ def mix(
             raise ValueError(
                 f"`out` must not share memory with `{name}`: partners would be overwritten."
             )
-    grad = out is None and torch.is_grad_enabled() and (
-        x.requires_grad or (isinstance(lam, Tensor) and lam.requires_grad)
+    grad = (
+        out is None
+        and torch.is_grad_enabled()
+        and (x.requires_grad or (isinstance(lam, Tensor) and lam.requires_grad))
     )
     if lengths is None:
         if grad:

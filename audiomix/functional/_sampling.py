@@ -125,9 +125,7 @@ def sample_lambda(
     return lam.reshape(shape).to(dtype=dtype, device=device)
 
 
-def sample_permutation(
-    batch_size: int, *, generator: torch.Generator | None = None
-) -> Tensor:
+def sample_permutation(batch_size: int, *, generator: torch.Generator | None = None) -> Tensor:
     """Draws partner indices: a uniformly random permutation of the batch.
 
     Any batch size works (odd sizes too); a sample may be its own partner, in which case the

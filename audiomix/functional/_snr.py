@@ -163,4 +163,3 @@ def snr_mix(
         max_gain_db=max_gain_db,
     )
     return (mixed, kept, gain) if return_gain else (mixed, kept)
-

@@ -41,9 +41,7 @@ def default_gain_n_fft(sample_rate: float) -> int:
     return 2 ** round(math.log2(0.1 * sample_rate))
 
 
-def a_weighting_bins(
-    sample_rate: float, n_fft: int, dtype: torch.dtype = torch.float32
-) -> Tensor:
+def a_weighting_bins(sample_rate: float, n_fft: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """A-weighting of the bins of an ``n_fft``-point rfft, as linear power factors.
 
     ``10^(A(f) / 10)`` at ``f = k * sample_rate / n_fft`` (0 at 0 Hz): the ``weights`` of
@@ -95,17 +93,19 @@ def _gain_db(
     power = spec.real.square() + spec.imag.square()
     # Parseval: this normalisation makes g the frame's mean square (A-weighted), so a full
     # scale 1 kHz sine is about -3 dB whatever n_fft; the floor `min_db` is relative to it.
-    energy = torch.full((b, power.shape[2]), float(window.double().square().sum()),
-                        dtype=torch.float64, device=x.device)
+    energy = torch.full(
+        (b, power.shape[2]),
+        float(window.double().square().sum()),
+        dtype=torch.float64,
+        device=x.device,
+    )
     energy[:, 0] = first.double().square().sum(dim=1)
     norm = (2.0 / (n_fft * energy)).to(power.dtype)
     weights = weights.to(device=power.device, dtype=power.dtype)
     g = (power * weights).sum(dim=-1).mean(dim=1) * norm  # (batch, frames)
     if lengths is not None:
         # Frame k is valid while it starts inside the clip; frame 0 always counts.
-        last = torch.div(
-            (lengths.to(x.device) - n_fft).clamp_min(0), hop, rounding_mode="floor"
-        )
+        last = torch.div((lengths.to(x.device) - n_fft).clamp_min(0), hop, rounding_mode="floor")
         k = torch.arange(g.shape[1], device=x.device)
         g = torch.where(k.unsqueeze(0) <= last.unsqueeze(1), g, 0.0)
     floor = 10.0 ** (min_db / 10.0)
@@ -170,8 +170,12 @@ def a_weighted_gain(
         -3.0
     """
     check_audio(
-        waveform, "waveform", min_ndim=2, max_ndim=3, layout="(batch, time) or (batch, "
-        "channels, time)", check_finite=False
+        waveform,
+        "waveform",
+        min_ndim=2,
+        max_ndim=3,
+        layout="(batch, time) or (batch, channels, time)",
+        check_finite=False,
     )
     if sample_rate <= 0:
         raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
@@ -192,4 +196,3 @@ def a_weighted_gain(
             f"{tuple(weights.shape)}."
         )
     return _gain_db(waveform, lengths, window=window, weights=weights, min_db=min_db)
-

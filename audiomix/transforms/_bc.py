@@ -84,7 +84,9 @@ class BCMix(Mixer):
     ) -> None:
         super().__init__(**self._base_arguments(locals()))
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-            raise TypeError(f"`sample_rate` must be a number, but got {type(sample_rate).__name__}.")
+            raise TypeError(
+                f"`sample_rate` must be a number, but got {type(sample_rate).__name__}."
+            )
         if not (math.isfinite(sample_rate) and sample_rate > 0):
             raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
         n_fft = default_gain_n_fft(sample_rate) if n_fft is None else n_fft
@@ -108,9 +110,7 @@ class BCMix(Mixer):
             BCMixParams: on the CPU.
         """
         if self.reject_same_class and labels is None:
-            raise ValueError(
-                "`reject_same_class=True` needs `labels` to tell the classes apart."
-            )
+            raise ValueError("`reject_same_class=True` needs `labels` to tell the classes apart.")
         return sample_bc_params(
             batch_size,
             alpha=self.alpha,

@@ -83,23 +83,22 @@ class RandomChoiceMix(StreamMixin, nn.Module):
         try:
             w = torch.tensor([float(v) for v in weights], dtype=torch.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"`weights` must be a sequence of numbers, but got {weights!r}.") from None
+            raise TypeError(
+                f"`weights` must be a sequence of numbers, but got {weights!r}."
+            ) from None
         if w.shape != (len(modules),):
             raise ValueError(
                 f"`weights` must have one entry per transform ({len(modules)}), but got "
                 f"{w.numel()}."
             )
         if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
-            raise ValueError(
-                f"`weights` must be finite, >= 0 and not all 0, but got {w.tolist()}."
-            )
+            raise ValueError(f"`weights` must be finite, >= 0 and not all 0, but got {w.tolist()}.")
         self.transforms = nn.ModuleList(modules)
         self.names = names
         # Plain floats, not a buffer: the choice is drawn on the CPU without touching a device.
         self.weights = tuple((w / w.sum()).tolist())
         self._stream = RandomStream(generator, per_rank=per_rank, owner=type(self).__name__)
         self.last_index: int | None = None
-
 
     @property
     def last_name(self) -> str | None:
@@ -140,7 +139,5 @@ class RandomChoiceMix(StreamMixin, nn.Module):
         return chosen(x, labels, lengths)
 
     def extra_repr(self) -> str:
-        pairs = ", ".join(
-            f"{n}: {w:.3g}" for n, w in zip(self.names, self.weights, strict=True)
-        )
+        pairs = ", ".join(f"{n}: {w:.3g}" for n, w in zip(self.names, self.weights, strict=True))
         return f"weights={{{pairs}}}"

@@ -31,9 +31,7 @@ class _CutMix(Mixer):
         Returns:
             CutMixParams: on the CPU; ``lam`` is the Beta draw.
         """
-        return sample_cutmix_params(
-            batch_size, alpha=self.alpha, **self._draw_arguments(lengths)
-        )
+        return sample_cutmix_params(batch_size, alpha=self.alpha, **self._draw_arguments(lengths))
 
     def apply(
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None

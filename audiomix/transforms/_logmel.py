@@ -232,8 +232,11 @@ class LogMelSpectrogram(nn.Module):
         shape = waveform.size()
         flat = waveform.reshape(-1, shape[-1])
         spec = self.mel.spectrogram
-        frames = (shape[-1] // spec.hop_length if self.center
-                  else (shape[-1] - spec.n_fft) // spec.hop_length) + 1
+        frames = (
+            shape[-1] // spec.hop_length
+            if self.center
+            else (shape[-1] - spec.n_fft) // spec.hop_length
+        ) + 1
         rows = max(1, _CHUNK_BYTES // max(1, frames * spec.n_fft * flat.element_size()))
         parts = [self._mel_power_rows(chunk) for chunk in flat.split(rows)]
         power = parts[0] if len(parts) == 1 else torch.cat(parts)  # (n, frames, n_mels)

@@ -21,7 +21,9 @@ LIBROSA = "librosa per clip: `stft` + cached mel basis + `power_to_db`"
 LIBROSA_FEATURE = "librosa per clip: `feature.melspectrogram` + `power_to_db`"
 
 
-def bench_logmel(batch: int, reps: int, warmup: int, peers: dict[str, Any]) -> tuple[list[str], dict]:
+def bench_logmel(
+    batch: int, reps: int, warmup: int, peers: dict[str, Any]
+) -> tuple[list[str], dict]:
     import torchaudio
 
     g = torch.Generator().manual_seed(1)
@@ -47,37 +49,71 @@ def bench_logmel(batch: int, reps: int, warmup: int, peers: dict[str, Any]) -> t
     ]
     librosa = peers.get("librosa")
     xn = x.numpy()
-    lib_kw = dict(sr=SAMPLE_RATE, n_fft=LOGMEL["n_fft"], hop_length=LOGMEL["hop_length"],
-                  win_length=LOGMEL["win_length"], window="hann", center=True, pad_mode="reflect",
-                  power=2.0, n_mels=LOGMEL["n_mels"], fmin=LOGMEL["f_min"], fmax=SAMPLE_RATE / 2,
-                  htk=True, norm=None)
+    lib_kw = dict(
+        sr=SAMPLE_RATE,
+        n_fft=LOGMEL["n_fft"],
+        hop_length=LOGMEL["hop_length"],
+        win_length=LOGMEL["win_length"],
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=LOGMEL["n_mels"],
+        fmin=LOGMEL["f_min"],
+        fmax=SAMPLE_RATE / 2,
+        htk=True,
+        norm=None,
+    )
     if librosa is not None:
         # Build the filterbank once, as a training loop would: librosa caches nothing itself.
-        mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=LOGMEL["n_fft"],
-                                        n_mels=LOGMEL["n_mels"], fmin=LOGMEL["f_min"],
-                                        fmax=SAMPLE_RATE / 2, htk=True, norm=None)
+        mel_basis = librosa.filters.mel(
+            sr=SAMPLE_RATE,
+            n_fft=LOGMEL["n_fft"],
+            n_mels=LOGMEL["n_mels"],
+            fmin=LOGMEL["f_min"],
+            fmax=SAMPLE_RATE / 2,
+            htk=True,
+            norm=None,
+        )
 
         def librosa_per_clip() -> np.ndarray:
             out = []
             for clip in xn:
-                spec = np.abs(librosa.stft(clip, n_fft=LOGMEL["n_fft"],
-                                           hop_length=LOGMEL["hop_length"], window="hann",
-                                           center=True, pad_mode="reflect")) ** 2
-                out.append(librosa.power_to_db(mel_basis @ spec, ref=1.0, amin=1e-10,
-                                               top_db=LOGMEL["top_db"]))
+                spec = (
+                    np.abs(
+                        librosa.stft(
+                            clip,
+                            n_fft=LOGMEL["n_fft"],
+                            hop_length=LOGMEL["hop_length"],
+                            window="hann",
+                            center=True,
+                            pad_mode="reflect",
+                        )
+                    )
+                    ** 2
+                )
+                out.append(
+                    librosa.power_to_db(
+                        mel_basis @ spec, ref=1.0, amin=1e-10, top_db=LOGMEL["top_db"]
+                    )
+                )
             return np.stack(out)
 
         def librosa_feature_per_clip() -> np.ndarray:
-            return np.stack([
-                librosa.power_to_db(librosa.feature.melspectrogram(y=clip, **lib_kw), ref=1.0,
-                                    amin=1e-10, top_db=LOGMEL["top_db"])
-                for clip in xn
-            ])
+            return np.stack(
+                [
+                    librosa.power_to_db(
+                        librosa.feature.melspectrogram(y=clip, **lib_kw),
+                        ref=1.0,
+                        amin=1e-10,
+                        top_db=LOGMEL["top_db"],
+                    )
+                    for clip in xn
+                ]
+            )
 
-        cases.append(Case(LIBROSA,
-                          librosa_per_clip, max_reps=max(2, reps // 2)))
-        cases.append(Case(LIBROSA_FEATURE,
-                          librosa_feature_per_clip, max_reps=max(2, reps // 4)))
+        cases.append(Case(LIBROSA, librosa_per_clip, max_reps=max(2, reps // 2)))
+        cases.append(Case(LIBROSA_FEATURE, librosa_feature_per_clip, max_reps=max(2, reps // 4)))
     stats = measure(cases, reps, warmup)
 
     # Agreement. torchaudio's AmplitudeToDB takes one top_db floor over the whole batch; ours is
@@ -87,10 +123,15 @@ def bench_logmel(batch: int, reps: int, warmup: int, peers: dict[str, Any]) -> t
     floor = theirs.amin()
     above = theirs > floor
     checks = [
-        check_db("audiomix vs torchaudio chain (dB, above its batch-wide floor)", mine[above],
-                  theirs[above], 1e-3),
+        check_db(
+            "audiomix vs torchaudio chain (dB, above its batch-wide floor)",
+            mine[above],
+            theirs[above],
+            1e-3,
+        ),
         "PASS: audiomix == audiomix 0.1 path (torchaudio's `abs().pow(2)`): bit-identical"
-        if torch.equal(ours(x), ta_power_path()) else "FAIL: audiomix differs from the 0.1 path",
+        if torch.equal(ours(x), ta_power_path())
+        else "FAIL: audiomix differs from the 0.1 path",
     ]
     if librosa is not None:
         lib = torch.from_numpy(librosa_per_clip()).double()
@@ -116,4 +157,3 @@ def check_db(what: str, got: torch.Tensor, want: torch.Tensor, tol: float) -> st
     diff = float((got - want).abs().max())
     ok = diff <= tol
     return f"{'PASS' if ok else 'FAIL'}: {what}: max |diff| {diff:.2e} dB (tolerance {tol:g} dB)"
-

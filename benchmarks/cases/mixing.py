@@ -110,8 +110,10 @@ def _reference_cases(inp: Inputs, compiled: Callable | None, notes: list[str]) -
         x2, w2 = x.view(x.shape[0], -1), pb.lam.view(-1, 1)
         t0 = time.perf_counter()
         compiled(x2, w2, pb.perm)
-        notes.append(f"`torch.compile` of the fused kernel took {time.perf_counter() - t0:.1f} s "
-                     "for this shape (first call; dynamic shapes).")
+        notes.append(
+            f"`torch.compile` of the fused kernel took {time.perf_counter() - t0:.1f} s "
+            "for this shape (first call; dynamic shapes)."
+        )
         cases.append(Case(COMPILED, lambda: compiled(x2, w2, pb.perm)))
     return cases
 
@@ -152,18 +154,36 @@ def _peer_cases(inp: Inputs, peers: dict[str, Any], notes: list[str]) -> tuple[l
         from timm.data import Mixup
 
         def timm_mixup(mode: str) -> Any:
-            return Mixup(mixup_alpha=ALPHA, cutmix_alpha=0.0, prob=1.0, mode=mode,
-                         label_smoothing=0.0, num_classes=NUM_CLASSES)
+            return Mixup(
+                mixup_alpha=ALPHA,
+                cutmix_alpha=0.0,
+                prob=1.0,
+                mode=mode,
+                label_smoothing=0.0,
+                num_classes=NUM_CLASSES,
+            )
 
         made["timm"] = tm_batch = timm_mixup("batch")
         tm_elem = timm_mixup("elem")
         scratch = torch.empty_like(x4)
         refill = lambda: scratch.copy_(x4)  # noqa: E731  timm mixes in place: fresh input, untimed
-        cases.append(Case(TIMM, lambda: tm_batch(scratch, labels), setup=refill,
-                          note=f"input viewed as {shape4}; mixes in place, so each call gets a "
-                               "fresh copy of x (untimed)"))
-        cases.append(Case(TIMM_ELEM, lambda: tm_elem(scratch, labels), setup=refill,
-                          note="Python loop over the batch"))
+        cases.append(
+            Case(
+                TIMM,
+                lambda: tm_batch(scratch, labels),
+                setup=refill,
+                note=f"input viewed as {shape4}; mixes in place, so each call gets a "
+                "fresh copy of x (untimed)",
+            )
+        )
+        cases.append(
+            Case(
+                TIMM_ELEM,
+                lambda: tm_elem(scratch, labels),
+                setup=refill,
+                note="Python loop over the batch",
+            )
+        )
     else:
         notes.append("timm: skipped, not installed (`make bench` installs it).")
     if peers.get("torch_audiomentations") is not None and not inp.spectrogram:
@@ -186,8 +206,12 @@ def _tam_case(x: torch.Tensor, labels: torch.Tensor) -> Case:
             warnings.simplefilter("ignore")
             return tam(x3, sample_rate=SAMPLE_RATE, targets=targets4, target_rate=1)
 
-    return Case(TAM, call, note="input (B, 1, T); random SNR 0-5 dB and random partners (with "
-                                "replacement): a different mix")
+    return Case(
+        TAM,
+        call,
+        note="input (B, 1, T); random SNR 0-5 dB and random partners (with "
+        "replacement): a different mix",
+    )
 
 
 def bench_mixing(
@@ -230,20 +254,39 @@ def correctness(inp: Inputs, compiled: Callable | None, made: dict[str, Any]) ->
     ws = ps.lam.view(b, *[1] * (x.ndim - 1))
     checks = [
         check("audiomix per-batch λ == fused `torch.lerp` reference", mine, ref, exact=True),
-        check("audiomix per-sample λ == fused reference",
-              AF.mix(x, ps.lam, ps.perm, validate=False), torch.lerp(x[ps.perm], x, ws),
-              exact=True),
-        check("audiomix `out=` == audiomix",
-              AF.mix(x, pb.lam, pb.perm, out=torch.empty_like(x)), mine, exact=True),
-        check("audiomix `check_finite=True` == audiomix",
-              AF.mix(x, pb.lam, pb.perm, check_finite=True), mine, exact=True),
-        check("audiomix vs float64 `lam*x + (1-lam)*x[perm]`", mine.double(),
-              inp.w.double() * x.double() + (1 - inp.w.double()) * x.double()[pb.perm]),
+        check(
+            "audiomix per-sample λ == fused reference",
+            AF.mix(x, ps.lam, ps.perm, validate=False),
+            torch.lerp(x[ps.perm], x, ws),
+            exact=True,
+        ),
+        check(
+            "audiomix `out=` == audiomix",
+            AF.mix(x, pb.lam, pb.perm, out=torch.empty_like(x)),
+            mine,
+            exact=True,
+        ),
+        check(
+            "audiomix `check_finite=True` == audiomix",
+            AF.mix(x, pb.lam, pb.perm, check_finite=True),
+            mine,
+            exact=True,
+        ),
+        check(
+            "audiomix vs float64 `lam*x + (1-lam)*x[perm]`",
+            mine.double(),
+            inp.w.double() * x.double() + (1 - inp.w.double()) * x.double()[pb.perm],
+        ),
     ]
     if compiled is not None:
         x2 = x.view(b, -1)
-        checks.append(check("torch.compile kernel vs audiomix",
-                            compiled(x2, pb.lam.view(-1, 1), pb.perm).view_as(x), mine))
+        checks.append(
+            check(
+                "torch.compile kernel vs audiomix",
+                compiled(x2, pb.lam.view(-1, 1), pb.perm).view_as(x),
+                mine,
+            )
+        )
     checks += users.correctness(inp)
     if "tv" in made:
         checks += _check_torchvision(inp, made["tv"], made["x4"])
@@ -263,10 +306,16 @@ def _check_torchvision(inp: Inputs, tv: Any, x4: torch.Tensor) -> list[str]:
     y_tv, t_tv = tv(x4, labels)
     roll = (torch.arange(b) - 1) % b  # x.roll(1, 0)[i] == x[i - 1]
     return [
-        check(f"torchvision MixUp == audiomix with its λ={lam_tv:.4f} and roll pairing",
-              y_tv.reshape(x.shape), AF.mix(x, lam_tv, roll)),
-        check("  … and its targets", t_tv,
-              AF.mix_targets(labels, lam_tv, roll, num_classes=NUM_CLASSES)),
+        check(
+            f"torchvision MixUp == audiomix with its λ={lam_tv:.4f} and roll pairing",
+            y_tv.reshape(x.shape),
+            AF.mix(x, lam_tv, roll),
+        ),
+        check(
+            "  … and its targets",
+            t_tv,
+            AF.mix_targets(labels, lam_tv, roll, num_classes=NUM_CLASSES),
+        ),
     ]
 
 
@@ -283,10 +332,16 @@ def _check_timm(inp: Inputs, tm: Any, x4: torch.Tensor, labels: torch.Tensor) ->
         if 0.1 < lam_tm < 0.9:
             break
     return [
-        check(f"timm Mixup == audiomix with its λ={lam_tm:.4f} and flip pairing",
-              y_tm.reshape(x.shape), AF.mix(x, lam_tm, flip)),
-        check("  … and its targets", t_tm,
-              AF.mix_targets(labels, lam_tm, flip, num_classes=NUM_CLASSES)),
+        check(
+            f"timm Mixup == audiomix with its λ={lam_tm:.4f} and flip pairing",
+            y_tm.reshape(x.shape),
+            AF.mix(x, lam_tm, flip),
+        ),
+        check(
+            "  … and its targets",
+            t_tm,
+            AF.mix_targets(labels, lam_tm, flip, num_classes=NUM_CLASSES),
+        ),
     ]
 
 
@@ -332,9 +387,13 @@ def mixing_table(res: MixResult) -> list[str]:
         lines.append(row)
     lines.append("")
     if res.memory:
-        lines += ["Peak memory allocated by torch during one call (profiler allocation events), "
-                  "as a multiple of the output:", "", "| method | peak / output |",
-                  "| --- | ---: |"]
+        lines += [
+            "Peak memory allocated by torch during one call (profiler allocation events), "
+            "as a multiple of the output:",
+            "",
+            "| method | peak / output |",
+            "| --- | ---: |",
+        ]
         lines += [f"| {name} | {ratio:.2f}× |" for name, ratio in res.memory.items()] + [""]
     lines += [f"- {n}" for n in res.notes]
     lines.append("")

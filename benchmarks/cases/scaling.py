@@ -14,8 +14,14 @@ from audiomix import functional as AF
 from . import ALPHA, NUM_CLASSES, SAMPLE_RATE
 
 
-def bench_scaling(batches: list[int], seconds: list[float], fixed_batch: int, reps: int,
-                  warmup: int, peers: dict[str, Any]) -> dict:
+def bench_scaling(
+    batches: list[int],
+    seconds: list[float],
+    fixed_batch: int,
+    reps: int,
+    warmup: int,
+    peers: dict[str, Any],
+) -> dict:
     g = torch.Generator().manual_seed(4)
 
     def point(b: int, t: int) -> dict[str, float]:
@@ -43,8 +49,9 @@ def bench_scaling(batches: list[int], seconds: list[float], fixed_batch: int, re
         labels = torch.randint(NUM_CLASSES, (b,), generator=g)
         size = x.numel() * x.element_size()
         module = audiomix.WaveformMixup(alpha=ALPHA, num_classes=NUM_CLASSES, generator=0)
-        module_fast = audiomix.WaveformMixup(alpha=ALPHA, num_classes=NUM_CLASSES,
-                                             check_finite=False, generator=0)
+        module_fast = audiomix.WaveformMixup(
+            alpha=ALPHA, num_classes=NUM_CLASSES, check_finite=False, generator=0
+        )
         fns = {
             "clone": lambda x=x: x.clone(),
             "audiomix mix": lambda x=x, p=p: AF.mix(x, p.lam, p.perm, validate=False),
@@ -60,8 +67,13 @@ def bench_scaling(batches: list[int], seconds: list[float], fixed_batch: int, re
         if peers.get("timm") is not None:
             from timm.data import Mixup
 
-            tm = Mixup(mixup_alpha=ALPHA, cutmix_alpha=0.0, prob=1.0, label_smoothing=0.0,
-                       num_classes=NUM_CLASSES)
+            tm = Mixup(
+                mixup_alpha=ALPHA,
+                cutmix_alpha=0.0,
+                prob=1.0,
+                label_smoothing=0.0,
+                num_classes=NUM_CLASSES,
+            )
             x4 = x.view(b, 1, 1, -1).clone()  # timm mixes in place: its own copy, made outside
             fns["timm Mixup (in place)"] = lambda x4=x4, tm=tm, y=labels: tm(x4, y)
         for name, fn in fns.items():
@@ -75,8 +87,10 @@ def _linearity(points: dict[float, dict[str, float]], sizes: dict[float, float],
     per = {k: points[k][f"{key} min"] / sizes[k] * 1e6 for k in points}
     text = ", ".join(f"{v:.0f}" for v in per.values()) + " µs/MiB"
     parts = []
-    for label, keep in ((f"up to {l3 / 4:g} MiB (in cache)", lambda m: 1 <= m <= l3 / 4),
-                        (f"from {l3 / 2:g} MiB (past the L3)", lambda m: m >= l3 / 2)):
+    for label, keep in (
+        (f"up to {l3 / 4:g} MiB (in cache)", lambda m: 1 <= m <= l3 / 4),
+        (f"from {l3 / 2:g} MiB (past the L3)", lambda m: m >= l3 / 2),
+    ):
         vals = [v for k, v in per.items() if keep(sizes[k])]
         if len(vals) >= 2:
             parts.append(f"{min(vals):.0f}–{max(vals):.0f} {label}")
@@ -89,7 +103,9 @@ def scaling_lines(sc: dict) -> list[str]:
     rule = "| ---: | ---: | ---: | ---: | ---: |"
 
     def row(label: str, mib: float, r: dict[str, float]) -> str:
-        cells = " | ".join(f"{fmt_ms(r[k])} ({fmt_ms(r[k + ' min'])})" for k in ("clone", "mix", "mix out="))
+        cells = " | ".join(
+            f"{fmt_ms(r[k])} ({fmt_ms(r[k + ' min'])})" for k in ("clone", "mix", "mix out=")
+        )
         return f"| {label} | {mib:.1f} | {cells} | {r['mix'] / r['clone']:.2f} |"
 
     lines += ["| batch × 1 s " + head, "| ---: " + rule]
@@ -97,23 +113,34 @@ def scaling_lines(sc: dict) -> list[str]:
     for b, r in sc["by_batch"].items():
         sizes_b[b] = b * SAMPLE_RATE * 4 / 2**20
         lines.append(row(str(b), sizes_b[b], r))
-    lines += ["", "Time per MiB of the fastest repetition: linear growth keeps it flat within a "
-              "regime; it steps up once the working set leaves the L3.", "",
-              f"- mix, against batch size: {_linearity(sc['by_batch'], sizes_b, 'mix')}",
-              f"- mix out=, against batch size: {_linearity(sc['by_batch'], sizes_b, 'mix out=')}",
-              f"- clone, against batch size: {_linearity(sc['by_batch'], sizes_b, 'clone')}", ""]
+    lines += [
+        "",
+        "Time per MiB of the fastest repetition: linear growth keeps it flat within a "
+        "regime; it steps up once the working set leaves the L3.",
+        "",
+        f"- mix, against batch size: {_linearity(sc['by_batch'], sizes_b, 'mix')}",
+        f"- mix out=, against batch size: {_linearity(sc['by_batch'], sizes_b, 'mix out=')}",
+        f"- clone, against batch size: {_linearity(sc['by_batch'], sizes_b, 'clone')}",
+        "",
+    ]
     lines += [f"| {sc['fixed_batch']} × clip length " + head, "| ---: " + rule]
     sizes_l = {}
     for sec, r in sc["by_length"].items():
         sizes_l[sec] = sc["fixed_batch"] * sec * SAMPLE_RATE * 4 / 2**20
         lines.append(row(f"{sec:g} s", sizes_l[sec], r))
-    lines += ["",
-              f"- mix, against clip length: {_linearity(sc['by_length'], sizes_l, 'mix')}",
-              f"- mix out=, against clip length: {_linearity(sc['by_length'], sizes_l, 'mix out=')}",
-              "- Allocations past 32 MiB are fresh `mmap`s whose pages fault in on first touch, "
-              "which shows as a step in `clone` and `mix` but not in `mix out=`.", ""]
-    lines += ["Peak memory allocated by torch during one call, as a multiple of the input size "
-              "(profiler allocation events; the output counts):", ""]
+    lines += [
+        "",
+        f"- mix, against clip length: {_linearity(sc['by_length'], sizes_l, 'mix')}",
+        f"- mix out=, against clip length: {_linearity(sc['by_length'], sizes_l, 'mix out=')}",
+        "- Allocations past 32 MiB are fresh `mmap`s whose pages fault in on first touch, "
+        "which shows as a step in `clone` and `mix` but not in `mix out=`.",
+        "",
+    ]
+    lines += [
+        "Peak memory allocated by torch during one call, as a multiple of the input size "
+        "(profiler allocation events; the output counts):",
+        "",
+    ]
     sizes = sorted(next(iter(sc["mem"].values())).keys())
     lines.append("| method | " + " | ".join(f"{s / 2**20:.1f} MiB" for s in sizes) + " |")
     lines.append("| --- | " + " | ".join("---:" for _ in sizes) + " |")
@@ -137,12 +164,22 @@ def plot_scaling(sc: dict, path: Path) -> str:
         (axes[1], f"clip length (s), batch {sc['fixed_batch']}", sc["by_length"]),
     ):
         xs = list(data)
-        for name, style, color in (("clone", "o-", "C0"), ("mix", "s-", "C1"),
-                                   ("mix out=", "^-", "C2")):
-            ax.plot(xs, [data[k][name] * 1e3 for k in xs], style, color=color,
-                    label=f"{name} (median)")
-            ax.plot(xs, [data[k][f"{name} min"] * 1e3 for k in xs], ":", color=color,
-                    alpha=0.6, label=f"{name} (min)")
+        for name, style, color in (
+            ("clone", "o-", "C0"),
+            ("mix", "s-", "C1"),
+            ("mix out=", "^-", "C2"),
+        ):
+            ax.plot(
+                xs, [data[k][name] * 1e3 for k in xs], style, color=color, label=f"{name} (median)"
+            )
+            ax.plot(
+                xs,
+                [data[k][f"{name} min"] * 1e3 for k in xs],
+                ":",
+                color=color,
+                alpha=0.6,
+                label=f"{name} (min)",
+            )
         ref = [data[xs[0]]["mix out= min"] * 1e3 * k / xs[0] for k in xs]
         ax.plot(xs, ref, "k--", linewidth=0.8, alpha=0.5, label="linear")
         ax.set_xscale("log")
@@ -168,4 +205,3 @@ def plot_scaling(sc: dict, path: Path) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return f"plot written to {path.name}"
-

@@ -98,6 +98,6 @@ def bench_step(batch: int, reps: int, warmup: int) -> tuple[list[str], dict]:
         f"{100 * t_mix / t_step:.2f} %.",
         "",
     ]
-    return lines, dict(share=share, mix=t_mix, front=t_front, step=t_step, batch=batch,
-                       params=params)
-
+    return lines, dict(
+        share=share, mix=t_mix, front=t_front, step=t_step, batch=batch, params=params
+    )

@@ -35,53 +35,71 @@ FADE = 80
 
 def _params(inp: Inputs, placement: str) -> AF.MixParams:
     g = torch.Generator().manual_seed(5)
-    return AF.sample_mix_params(inp.x.shape[0], alpha=ALPHA, per_sample=True,
-                                lengths=inp.lengths, placement=placement, generator=g)
+    return AF.sample_mix_params(
+        inp.x.shape[0],
+        alpha=ALPHA,
+        per_sample=True,
+        lengths=inp.lengths,
+        placement=placement,
+        generator=g,
+    )
 
 
 def _lengths_fn(inp: Inputs, placement: str) -> Callable[[], Any]:
     p = _params(inp, placement)
-    return lambda: AF.mix(inp.x, p.lam, p.perm, lengths=inp.lengths, offsets=p.offsets,
-                          validate=False)
+    return lambda: AF.mix(
+        inp.x, p.lam, p.perm, lengths=inp.lengths, offsets=p.offsets, validate=False
+    )
 
 
 def cases(inp: Inputs, notes: list[str]) -> tuple[list[Case], dict[str, Callable[[], Any]]]:
     """The timed cases, and the callables whose peak memory the table reports."""
     x, labels, lengths = inp.x, inp.labels, inp.lengths
-    fns: dict[str, Callable[[], Any]] = {
-        LENGTHS[p]: _lengths_fn(inp, p) for p in PLACEMENTS
-    }
+    fns: dict[str, Callable[[], Any]] = {LENGTHS[p]: _lengths_fn(inp, p) for p in PLACEMENTS}
     if inp.spectrogram:
-        module_len = audiomix.SpectrogramMixup(alpha=ALPHA, num_classes=NUM_CLASSES,
-                                               domain="input", placement="random", generator=1)
+        module_len = audiomix.SpectrogramMixup(
+            alpha=ALPHA, num_classes=NUM_CLASSES, domain="input", placement="random", generator=1
+        )
         cut = audiomix.SpectrogramCutMix(num_classes=NUM_CLASSES, mode="box", generator=1)
         module_db = audiomix.SpectrogramMixup(alpha=ALPHA, num_classes=NUM_CLASSES, generator=1)
         pb = inp.batch
         fns[MODULE_LENGTHS] = lambda: module_len(x, labels, lengths)
         fns[CUTMIX_SPEC] = lambda: cut(x, labels)
         fns[MODULE_DB] = lambda: module_db(x, labels)
-        fns[POWER_CHAIN] = lambda: AF.mix(AF.db_to_power(x), pb.lam, pb.perm, validate=False
-                                          ).clamp_min_(1e-10).log10_().mul_(10.0)
-        notes.append("Spectrogram modules: `SpectrogramMixup(domain='input')` mixes the dB "
-                     "values linearly, like the peers; the default (`scale='db'`, "
-                     "`domain='power'`) mixes powers, `10·log10(λ·10^(a/10) + "
-                     "(1−λ)·10^(b/10))`.")
+        fns[POWER_CHAIN] = lambda: (
+            AF.mix(AF.db_to_power(x), pb.lam, pb.perm, validate=False)
+            .clamp_min_(1e-10)
+            .log10_()
+            .mul_(10.0)
+        )
+        notes.append(
+            "Spectrogram modules: `SpectrogramMixup(domain='input')` mixes the dB "
+            "values linearly, like the peers; the default (`scale='db'`, "
+            "`domain='power'`) mixes powers, `10·log10(λ·10^(a/10) + "
+            "(1−λ)·10^(b/10))`."
+        )
     else:
-        module_len = audiomix.WaveformMixup(alpha=ALPHA, num_classes=NUM_CLASSES,
-                                            placement="random", generator=1)
+        module_len = audiomix.WaveformMixup(
+            alpha=ALPHA, num_classes=NUM_CLASSES, placement="random", generator=1
+        )
         cut = audiomix.WaveformCutMix(num_classes=NUM_CLASSES, fade=FADE, generator=1)
         fns[MODULE_LENGTHS] = lambda: module_len(x, labels, lengths)
         fns[CUTMIX_WAVE] = lambda: cut(x, labels)
-    notes.append("Rows with `lengths`: valid lengths uniform in [t/2, t] (the rest is padding); "
-                 "per-sample λ, partners and offsets drawn once, outside the timing.")
+    notes.append(
+        "Rows with `lengths`: valid lengths uniform in [t/2, t] (the rest is padding); "
+        "per-sample λ, partners and offsets drawn once, outside the timing."
+    )
     return [Case(name, fn) for name, fn in fns.items()], fns
 
 
 def memory(inp: Inputs, fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
     """Peak bytes allocated during one call, as a multiple of the output (= the input)."""
     size = inp.x.numel() * inp.x.element_size()
-    plain = {"audiomix `mix` (plain)": lambda: AF.mix(inp.x, inp.batch.lam, inp.batch.perm,
-                                                      validate=False)}
+    plain = {
+        "audiomix `mix` (plain)": lambda: AF.mix(
+            inp.x, inp.batch.lam, inp.batch.perm, validate=False
+        )
+    }
     return {name: peak_bytes(fn) / size for name, fn in {**plain, **fns}.items()}
 
 
@@ -93,8 +111,9 @@ def long_clip_memory(minutes: float = 10.0, batch: int = 2) -> dict[str, float]:
     x = torch.randn(batch, t, generator=g)
     labels = torch.arange(batch) % NUM_CLASSES
     lengths = torch.randint(t // 2, t + 1, (batch,), generator=g)
-    p = AF.sample_mix_params(batch, alpha=ALPHA, per_sample=True, lengths=lengths,
-                             placement="random", generator=g)
+    p = AF.sample_mix_params(
+        batch, alpha=ALPHA, per_sample=True, lengths=lengths, placement="random", generator=g
+    )
     cut = audiomix.WaveformCutMix(num_classes=NUM_CLASSES, fade=FADE, generator=1)
     cut0 = audiomix.WaveformCutMix(num_classes=NUM_CLASSES, generator=1)
     size = x.numel() * x.element_size()
@@ -102,7 +121,8 @@ def long_clip_memory(minutes: float = 10.0, batch: int = 2) -> dict[str, float]:
         f"`WaveformCutMix(fade={FADE})`": lambda: cut(x, labels),
         "`WaveformCutMix(fade=0)`": lambda: cut0(x, labels),
         "`mix` with `lengths`, placement='random'": lambda: AF.mix(
-            x, p.lam, p.perm, lengths=lengths, offsets=p.offsets, validate=False),
+            x, p.lam, p.perm, lengths=lengths, offsets=p.offsets, validate=False
+        ),
     }
     return {name: peak_bytes(fn) / size for name, fn in fns.items()}
 
@@ -118,18 +138,35 @@ def correctness(inp: Inputs) -> list[str]:
         p = _params(inp, placement)
         got = AF.mix(x, p.lam, p.perm, lengths=lengths, offsets=p.offsets)
         want = _placed(x, p.lam, p.perm, lengths, p.offsets)
-        checks.append(check(f"audiomix `mix` with `lengths` ({placement}) == clips placed by "
-                            "hand, one `torch.lerp`", got, want, exact=True))
+        checks.append(
+            check(
+                f"audiomix `mix` with `lengths` ({placement}) == clips placed by "
+                "hand, one `torch.lerp`",
+                got,
+                want,
+                exact=True,
+            )
+        )
     p = _params(inp, "random")
     kw = dict(lengths=lengths, offsets=p.offsets)
-    checks.append(check("audiomix `mix` with `lengths`, `check_finite=True` == without",
-                        AF.mix(x, p.lam, p.perm, check_finite=True, **kw),
-                        AF.mix(x, p.lam, p.perm, **kw), exact=True))
+    checks.append(
+        check(
+            "audiomix `mix` with `lengths`, `check_finite=True` == without",
+            AF.mix(x, p.lam, p.perm, check_finite=True, **kw),
+            AF.mix(x, p.lam, p.perm, **kw),
+            exact=True,
+        )
+    )
     return checks
 
 
-def _placed(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor, lengths: torch.Tensor,
-            offsets: torch.Tensor) -> torch.Tensor:
+def _placed(
+    x: torch.Tensor,
+    lam: torch.Tensor,
+    perm: torch.Tensor,
+    lengths: torch.Tensor,
+    offsets: torch.Tensor,
+) -> torch.Tensor:
     b, t = x.shape[0], x.shape[-1]
     x3 = x.reshape(b, -1, t)
     own, par = torch.zeros_like(x3), torch.zeros_like(x3)

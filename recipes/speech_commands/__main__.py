@@ -1,8 +1,8 @@
 """``python -m recipes.speech_commands [compare | train | synth] [args]``; compare by default.
 
-    python -m recipes.speech_commands                   # the comparison (same as make kws)
-    python -m recipes.speech_commands train --help      # one run
-    python -m recipes.speech_commands synth --help      # generate the built-in dataset only
+python -m recipes.speech_commands                   # the comparison (same as make kws)
+python -m recipes.speech_commands train --help      # one run
+python -m recipes.speech_commands synth --help      # generate the built-in dataset only
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ def report_bad_files(bad: Sequence[BadFile], strict: bool, where: str) -> None:
         return
     if strict:
         raise BadAudioError(
-            f"{len(bad)} audio file(s) in {where} cannot be used (strict=True):\n{describe_bad_files(bad)}",
+            f"{len(bad)} audio file(s) in {where} cannot be used "
+            f"(strict=True):\n{describe_bad_files(bad)}",
             bad,
         )
     warnings.warn(
@@ -202,4 +203,3 @@ def report_bad_files(bad: Sequence[BadFile], strict: bool, where: str) -> None:
         UserWarning,
         stacklevel=3,
     )
-

@@ -189,7 +189,8 @@ def derive_rng(seed: int, *key: Any) -> np.random.Generator:
 
     Example:
         >>> a = derive_rng(0, "clip", "yes", 1).random()
-        >>> a == derive_rng(0, "clip", "yes", 1).random() != derive_rng(0, "clip", "yes", 2).random()
+        >>> b = derive_rng(0, "clip", "yes", 2).random()
+        >>> a == derive_rng(0, "clip", "yes", 1).random() != b
         True
     """
     digest = hashlib.sha256(json.dumps([seed, *key]).encode()).digest()

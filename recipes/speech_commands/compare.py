@@ -96,7 +96,9 @@ def _task_configs(
                     ("quiet", True),
                     ("train.threads", int(threads)),
                 ]
-                tasks.append((name, method, float(noise), int(seed), T.apply_overrides(base, overrides)))
+                tasks.append(
+                    (name, method, float(noise), int(seed), T.apply_overrides(base, overrides))
+                )
     return tasks
 
 
@@ -177,7 +179,9 @@ def run_comparison(
             report(name, _run_one(cfg))
     elif pending:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+        with cf.ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)
+        ) as pool:
             futures = {pool.submit(_run_one, cfg): name for name, *_, cfg in pending}
             for future in cf.as_completed(futures):
                 name = futures[future]
@@ -213,7 +217,9 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def load_runs(out: Path, methods: Sequence[str], noises: Sequence[float], seeds: Sequence[int]) -> list[dict[str, Any]]:
+def load_runs(
+    out: Path, methods: Sequence[str], noises: Sequence[float], seeds: Sequence[int]
+) -> list[dict[str, Any]]:
     runs = []
     for method in methods:
         for noise in noises:
@@ -222,14 +228,16 @@ def load_runs(out: Path, methods: Sequence[str], noises: Sequence[float], seeds:
                 if not (d / T.METRICS).exists():
                     continue
                 info = json.loads((d / T.RUN_INFO).read_text()) if (d / T.RUN_INFO).exists() else {}
-                runs.append({
-                    "label": method,
-                    "noise": float(noise),
-                    "seed": int(seed),
-                    "metrics": json.loads((d / T.METRICS).read_text()),
-                    "history": _read_csv(d / T.EPOCHS_CSV),
-                    "info": info,
-                })
+                runs.append(
+                    {
+                        "label": method,
+                        "noise": float(noise),
+                        "seed": int(seed),
+                        "metrics": json.loads((d / T.METRICS).read_text()),
+                        "history": _read_csv(d / T.EPOCHS_CSV),
+                        "info": info,
+                    }
+                )
     return runs
 
 
@@ -306,7 +314,10 @@ def robustness_tables(runs: Sequence[dict[str, Any]]) -> str:
     if not conds:
         return ""
     out = []
-    for title, key, scale, digits in (("accuracy (%)", "accuracy", 100.0, 1), ("ECE", "ece", 1.0, 3)):
+    for title, key, scale, digits in (
+        ("accuracy (%)", "accuracy", 100.0, 1),
+        ("ECE", "ece", 1.0, 3),
+    ):
         header = ["label noise", "method", "clean", *[label for _, label in conds]]
         lines = [f"Test {title}:", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in aggregate(runs):
@@ -326,7 +337,8 @@ def delta_table(runs: Sequence[dict[str, Any]]) -> str:
     same test clips and the same shifted copies), as mean ± std over seeds of the per-seed
     differences: one line for the clean test split and one per shift condition."""
     lines = [
-        "| label noise | method | test set | Δ accuracy (points) | Δ NLL | Δ ECE | Δ NLL, T-scaled | Δ ECE, T-scaled | seeds better in accuracy |",
+        "| label noise | method | test set | Δ accuracy (points) | Δ NLL | Δ ECE | Δ NLL, "
+        "T-scaled | Δ ECE, T-scaled | seeds better in accuracy |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     conds: list[tuple[str | None, str]] = [(None, "clean"), *_conditions(runs)]
@@ -346,7 +358,10 @@ def delta_table(runs: Sequence[dict[str, Any]]) -> str:
         for name, test_set in conds:
             cells = []
             for key, scale, digits in (
-                ("accuracy", 100.0, 1), ("nll", 1.0, 3), ("ece", 1.0, 3), ("nll_ts", 1.0, 3),
+                ("accuracy", 100.0, 1),
+                ("nll", 1.0, 3),
+                ("ece", 1.0, 3),
+                ("nll_ts", 1.0, 3),
                 ("ece_ts", 1.0, 3),
             ):
                 diffs = [
@@ -357,7 +372,8 @@ def delta_table(runs: Sequence[dict[str, Any]]) -> str:
                 _test_set(m, name)["accuracy"] > _test_set(b, name)["accuracy"] for m, b in pairs
             )
             lines.append(
-                f"| {noise:.0%} | {label} | {test_set} | " + " | ".join(cells)
+                f"| {noise:.0%} | {label} | {test_set} | "
+                + " | ".join(cells)
                 + f" | {better} of {len(pairs)} |"
             )
     return "\n".join(lines) if len(lines) > 2 else ""
@@ -381,18 +397,49 @@ def write_results(
         plots.plot_learning_curves(runs, out / "learning_curves.png")
         subset = base.get("eval", {}).get("train_subset", "the")
         subset = f"{subset:,}" if isinstance(subset, int) else subset
-        figures.append(("learning_curves.png", f"Learning curves: validation accuracy; accuracy on {subset} training clips against their (noisy) training labels and their true labels, mean ± std over seeds"))
+        figures.append(
+            (
+                "learning_curves.png",
+                f"Learning curves: validation accuracy; accuracy on {subset} training clips "
+                "against their (noisy) training labels and their true labels, mean ± std over "
+                "seeds",
+            )
+        )
         plots.plot_reliability(runs, out / "reliability.png")
-        figures.append(("reliability.png", "Reliability diagrams on the test split (seeds pooled): bars before, black steps after temperature scaling"))
+        figures.append(
+            (
+                "reliability.png",
+                "Reliability diagrams on the test split (seeds pooled): bars before, black steps "
+                "after temperature scaling",
+            )
+        )
         plots.plot_confusion(runs, out / "confusion.png")
-        figures.append(("confusion.png", "Test confusion matrices at 0 % label noise (seeds summed, rows normalised, %)"))
+        figures.append(
+            (
+                "confusion.png",
+                "Test confusion matrices at 0 % label noise (seeds summed, rows normalised, %)",
+            )
+        )
         if _conditions(runs):
             plots.plot_robustness(runs, out / "robustness.png")
-            figures.append(("robustness.png", "Accuracy and ECE on the test split with test-only noise added, against the SNR, per method (mean ± std over seeds where there are several)"))
+            figures.append(
+                (
+                    "robustness.png",
+                    "Accuracy and ECE on the test split with test-only noise added, against the "
+                    "SNR, per method (mean ± std over seeds where there are several)",
+                )
+            )
     if root is not None:
         try:
             _mixed_examples(root, base, out / "mixed_examples.png")
-            figures.append(("mixed_examples.png", "Two test clips of different lengths mixed at several λ: waveform mixup (top) vs spectrogram mixup in the power domain (bottom); silence padding and centred placement visible"))
+            figures.append(
+                (
+                    "mixed_examples.png",
+                    "Two test clips of different lengths mixed at several λ: waveform mixup (top) "
+                    "vs spectrogram mixup in the power domain (bottom); silence padding and "
+                    "centred placement visible",
+                )
+            )
         except Exception as err:  # a figure must not lose the table
             log(f"warning: mixed-examples figure failed: {err}")
     m0 = runs[0]["metrics"] if runs else {}
@@ -421,9 +468,7 @@ def write_results(
             f"## Accuracy under shift ({spread})",
             "",
             "The test split evaluated again after training, shifted (evaluation only; the same "
-            "shifted clips for every run)"
-            + (f"; added noise: {noise}" if noise else "")
-            + ".",
+            "shifted clips for every run)" + (f"; added noise: {noise}" if noise else "") + ".",
             "",
             robust,
             "",
@@ -546,7 +591,9 @@ def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:
     from .model import FrontEnd
 
     d = cfg["data"]
-    ds = SpeechCommands(root, "testing", task="35", sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"])
+    ds = SpeechCommands(
+        root, "testing", task="35", sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"]
+    )
     names = ds.class_names
     words = [w for w in KEYWORDS if w in names] or names
     # For each word, its cleanest recordings (largest range between loud and quiet frames, so
@@ -560,13 +607,23 @@ def _mixed_examples(root: Path, cfg: dict[str, Any], path: Path) -> Path:
     if len(clean) < 2:
         raise ValueError("the test split has fewer than two keyword clips")
     longest = max(clean, key=lambda wc: wc[1].shape[0])
-    others = [wc for wc in clean if wc[0] != longest[0] and wc[1].shape[0] >= 0.15 * d["sample_rate"]]
-    shortest = min(others or [wc for wc in clean if wc is not longest], key=lambda wc: wc[1].shape[0])
+    others = [
+        wc for wc in clean if wc[0] != longest[0] and wc[1].shape[0] >= 0.15 * d["sample_rate"]
+    ]
+    shortest = min(
+        others or [wc for wc in clean if wc is not longest], key=lambda wc: wc[1].shape[0]
+    )
     picks = [longest, shortest]
     (na, a), (nb, b) = picks
     frontend = FrontEnd.from_config(cfg)
     return plots.plot_mixed_examples(
-        a, b, path, names=(na, nb), frontend=frontend, placement="center", sample_rate=d["sample_rate"]
+        a,
+        b,
+        path,
+        names=(na, nb),
+        frontend=frontend,
+        placement="center",
+        sample_rate=d["sample_rate"],
     )
 
 
@@ -582,20 +639,61 @@ def build_parser() -> argparse.ArgumentParser:
         "seeds; write results.md and figures.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/kws/compare, or runs/kws/compare-quick with --quick)")
-    p.add_argument("--methods", nargs="+", default=None,
-                   help=f"methods (default {' '.join(DEFAULT_METHODS)}); presets: {', '.join(METHOD_PRESETS)}; "
-                   "or any mixer name of train.py, optionally +rms")
-    p.add_argument("--noise", nargs="+", type=float, default=None, help=f"label-noise rates (default {DEFAULT_NOISE})")
-    p.add_argument("--seeds", nargs="+", type=int, default=None, help=f"seeds (default {DEFAULT_SEEDS})")
-    p.add_argument("--jobs", type=int, default=None, help="parallel runs (default: 2 on >= 2 cores, else 1; 1 with --quick)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: runs/kws/compare, or runs/kws/compare-quick with --quick)",
+    )
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help=f"methods (default {' '.join(DEFAULT_METHODS)}); "
+        f"presets: {', '.join(METHOD_PRESETS)}; or any mixer name of train.py, optionally +rms",
+    )
+    p.add_argument(
+        "--noise",
+        nargs="+",
+        type=float,
+        default=None,
+        help=f"label-noise rates (default {DEFAULT_NOISE})",
+    )
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=None, help=f"seeds (default {DEFAULT_SEEDS})"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="parallel runs (default: 2 on >= 2 cores, else 1; 1 with --quick)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny data, 1 seed, 2 epochs: for tests")
-    p.add_argument("--config", type=Path, default=None, help="base config (default: the recipe's config.yaml)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key of every run (repeatable)")
-    p.add_argument("--data-dir", dest="data_dir", default=None, help="Speech Commands folder instead of the built-in data")
-    p.add_argument("--report-only", action="store_true", help="only rebuild results.md and figures from finished runs")
+    p.add_argument(
+        "--config", type=Path, default=None, help="base config (default: the recipe's config.yaml)"
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key of every run (repeatable)",
+    )
+    p.add_argument(
+        "--data-dir",
+        dest="data_dir",
+        default=None,
+        help="Speech Commands folder instead of the built-in data",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rebuild results.md and figures from finished runs",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
@@ -633,7 +731,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = None
     if not args.report_only:
         timing = run_comparison(
-            base, out, methods=methods, noises=noises, seeds=seeds, jobs=jobs, threads=threads,
+            base,
+            out,
+            methods=methods,
+            noises=noises,
+            seeds=seeds,
+            jobs=jobs,
+            threads=threads,
             quiet=args.quiet,
         )
     root = T.prepare_data(base, progress=False)
@@ -648,7 +752,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_results(out, runs, base, timing, command.strip(), root=root)
     if not args.quiet:
         log(f"wrote {path}" + (f" ({timing['wall_seconds']:.0f} s)" if timing else ""))
-        print(path.read_text().split("## Results")[1].split("##")[0] if "## Results" in path.read_text() else "")
+        print(
+            path.read_text().split("## Results")[1].split("##")[0]
+            if "## Results" in path.read_text()
+            else ""
+        )
     return 0
 
 

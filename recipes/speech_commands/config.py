@@ -90,7 +90,9 @@ def _check_type(key: str, default: Any, value: Any) -> Any:
             raise ValueError(f"`{key}` must be a number, but got {value!r}.")
         value = float(value)
     elif isinstance(default, str):
-        value = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        value = (
+            str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        )
         if not isinstance(value, str):
             raise ValueError(f"`{key}` must be a string, but got {value!r}.")
     elif isinstance(default, list) and not isinstance(value, list):
@@ -152,11 +154,15 @@ def _validate(cfg: dict[str, Any]) -> None:
             f"`mixup.method` must be one of {['none', *available_mixers()]}, but got {method!r}."
         )
     if not 0.0 <= cfg["train"]["label_noise"] <= 1.0:
-        raise ValueError(f"`train.label_noise` must be in [0, 1], but got {cfg['train']['label_noise']}.")
+        raise ValueError(
+            f"`train.label_noise` must be in [0, 1], but got {cfg['train']['label_noise']}."
+        )
     if cfg["train"]["epochs"] < 1:
         raise ValueError(f"`train.epochs` must be >= 1, but got {cfg['train']['epochs']}.")
     if cfg["model"]["arch"] not in KWSNet.ARCHS:
-        raise ValueError(f"`model.arch` must be one of {KWSNet.ARCHS}, but got {cfg['model']['arch']!r}.")
+        raise ValueError(
+            f"`model.arch` must be one of {KWSNet.ARCHS}, but got {cfg['model']['arch']!r}."
+        )
     for key, allowed in (
         ("train.optimizer", ("adamw", "sgd")),
         ("train.scheduler", ("onecycle", "cosine", "constant")),
@@ -165,7 +171,9 @@ def _validate(cfg: dict[str, Any]) -> None:
         ("data.synth.preset", ("default", "quick")),
     ):
         if _get_dotted(cfg, key) not in allowed:
-            raise ValueError(f"`{key}` must be one of {allowed}, but got {_get_dotted(cfg, key)!r}.")
+            raise ValueError(
+                f"`{key}` must be one of {allowed}, but got {_get_dotted(cfg, key)!r}."
+            )
     for word in cfg["data"]["keywords"]:
         if not isinstance(word, str):
             raise ValueError(
@@ -179,7 +187,6 @@ def config_digest(cfg: dict[str, Any]) -> str:
     """Hash of everything in the config that changes results (not ``quiet``, ``run_dir``...)."""
     flat = {k: v for k, v in flatten(cfg).items() if k not in _COSMETIC_KEYS}
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
 
 
 def _methods_help() -> str:
@@ -202,18 +209,44 @@ def build_parser() -> argparse.ArgumentParser:
             + "\n".join(f"  --{k} {v!r}" for k, v in flatten(defaults).items())
         ),
     )
-    parser.add_argument("--config", type=Path, default=None, help="YAML config (default: the recipe's config.yaml)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable), value parsed as YAML")
-    parser.add_argument("--quick", action="store_true", help="tiny data and 2 epochs (the config's quick: section)")
-    parser.add_argument("--resume", action="store_true", help="continue from run_dir/checkpoint.pt if present")
-    parser.add_argument("--overwrite", action="store_true", help="delete earlier outputs in run_dir first")
-    parser.add_argument("--quiet", action="store_true", default=None, help="no progress bars or per-epoch lines")
-    parser.add_argument("--run-dir", dest="run_dir", default=None, help="output folder (config: run_dir)")
-    parser.add_argument("--data-dir", dest="data_dir", default=None,
-                        help="Speech Commands folder, v0.01/v0.02 layout (config: data.dir)")
-    parser.add_argument("--download", action="store_true", default=None,
-                        help="download Speech Commands v0.02 into the cache first (config: data.download)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML config (default: the recipe's config.yaml)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable), value parsed as YAML",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny data and 2 epochs (the config's quick: section)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from run_dir/checkpoint.pt if present"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="delete earlier outputs in run_dir first"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", default=None, help="no progress bars or per-epoch lines"
+    )
+    parser.add_argument(
+        "--run-dir", dest="run_dir", default=None, help="output folder (config: run_dir)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        dest="data_dir",
+        default=None,
+        help="Speech Commands folder, v0.01/v0.02 layout (config: data.dir)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        default=None,
+        help="download Speech Commands v0.02 into the cache first (config: data.download)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="config: seed")
     return parser
 

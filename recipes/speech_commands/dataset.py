@@ -82,7 +82,7 @@ def _keyword_classes(
             f"has {len(present)} of {list(keywords)}"
             + (f" ({', '.join(present)})" if present else "")
             + f"; its word folders are: {shown or 'none'}. Choose keywords among them with "
-            "`--set \"data.keywords=[word1, word2]\"`, or train on every word folder with "
+            '`--set "data.keywords=[word1, word2]"`, or train on every word folder with '
             "`--set data.task=35`."
         )
     has_noise = bool(noise_paths(root))
@@ -151,8 +151,10 @@ def _select_files(
     ``unknown_ratio`` the ``_unknown_`` clips are subsampled with ``rng``. Without ``_unknown_``
     and ``_silence_`` among the classes (``task="35"``), every file's folder is its class.
     """
-    if UNKNOWN not in index_of and SILENCE not in index_of and all(
-        rel.split("/", 1)[0] in index_of for rel in files
+    if (
+        UNKNOWN not in index_of
+        and SILENCE not in index_of
+        and all(rel.split("/", 1)[0] in index_of for rel in files)
     ):
         return files, [index_of[rel.split("/", 1)[0]] for rel in files], 0
     unknown = index_of.get(UNKNOWN, -1)
@@ -358,7 +360,8 @@ class SpeechCommands(Dataset):
         labels = torch.as_tensor(labels)
         if labels.shape != self._labels.shape:
             raise ValueError(
-                f"`labels` must have shape {tuple(self._labels.shape)}, but got {tuple(labels.shape)}."
+                f"`labels` must have shape {tuple(self._labels.shape)}, but got "
+                f"{tuple(labels.shape)}."
             )
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
             raise TypeError(f"`labels` must hold integers, but got dtype {labels.dtype}.")
@@ -427,5 +430,3 @@ def _subsample_unknown(
     dropped = set(np.asarray(unknown)[rng.permutation(len(unknown))[count:]].tolist())
     kept = [i for i in range(len(files)) if i not in dropped]
     return [files[i] for i in kept], [file_labels[i] for i in kept]
-
-

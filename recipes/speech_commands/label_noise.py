@@ -66,7 +66,8 @@ def corrupt_labels(
         generator = torch.Generator().manual_seed(generator)
     elif generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(
-            f"`generator` must be a torch.Generator, an int seed or None, but got {type(generator).__name__}."
+            "`generator` must be a torch.Generator, an int seed or None, but got "
+            f"{type(generator).__name__}."
         )
     device = generator.device if generator is not None else "cpu"
     noisy = labels.to(torch.long).clone()

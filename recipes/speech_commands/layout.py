@@ -312,11 +312,8 @@ def find_bad_files(root: str | os.PathLike, *, num_workers: int | None = None) -
     return bad
 
 
-
 def check_positive_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"`{name}` must be an int, but got {type(value).__name__}.")
     if value <= 0:
         raise ValueError(f"`{name}` must be > 0, but got {value}.")
-
-

@@ -105,7 +105,8 @@ def classification_metrics(
         present = torch.bincount(labels, minlength=num_classes) > 0
         # torchmetrics reports 0 for a class absent from the labels; say "no data" instead.
         out["per_class_accuracy"] = [
-            float(a) if p else None for a, p in zip(per_class.tolist(), present.tolist(), strict=True)
+            float(a) if p else None
+            for a, p in zip(per_class.tolist(), present.tolist(), strict=True)
         ]
         out["confusion_matrix"] = confusion.long().tolist()
         out["reliability"] = reliability_bins(probs, labels, n_bins)

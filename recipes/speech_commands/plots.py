@@ -76,7 +76,9 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: str | Path) -> Pa
     colors = _colors(labels)
     has_train = all("train_accuracy_noisy" in r["history"][0] for r in runs if r["history"])
     rows = 2 if has_train else 1
-    fig, axes = plt.subplots(rows, len(noises), figsize=(4.6 * len(noises), 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, len(noises), figsize=(4.6 * len(noises), 3.3 * rows), squeeze=False
+    )
     for j, noise in enumerate(noises):
         ax = axes[0, j]
         for label in labels:
@@ -103,7 +105,11 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: str | Path) -> Pa
             if noise > 0:
                 x, m, _ = _series(sel, "train_accuracy_noisy")
                 ax.plot(x, 100 * m, color=colors[label], ls="--", label=f"{label}: noisy labels")
-        ax.set_title("training clips (no augmentation)" + (": solid clean, dashed noisy labels" if noise > 0 else ""), fontsize=9)
+        ax.set_title(
+            "training clips (no augmentation)"
+            + (": solid clean, dashed noisy labels" if noise > 0 else ""),
+            fontsize=9,
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3)
@@ -113,7 +119,9 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: str | Path) -> Pa
     return _save(fig, path)
 
 
-def _pooled_bins(runs: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _pooled_bins(
+    runs: Sequence[dict[str, Any]], key: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reliability bins summed over runs: edges, count, mean confidence, accuracy."""
     rel = [r["metrics"]["test"][key] for r in runs]
     edges = np.array(rel[0]["edges"])
@@ -143,8 +151,14 @@ def plot_reliability(runs: Sequence[dict[str, Any]], path: str | Path) -> Path:
             edges, count, _, acc = _pooled_bins(sel, "reliability")
             centers = (edges[:-1] + edges[1:]) / 2
             width = edges[1] - edges[0]
-            ax.bar(centers, np.where(count > 0, acc, 0), width=width * 0.9, color="tab:blue",
-                   alpha=0.7, label="raw")
+            ax.bar(
+                centers,
+                np.where(count > 0, acc, 0),
+                width=width * 0.9,
+                color="tab:blue",
+                alpha=0.7,
+                label="raw",
+            )
             e2, c2, _, a2 = _pooled_bins(sel, "reliability_ts")
             ax.stairs(np.where(c2 > 0, a2, np.nan), e2, color="k", lw=1.2, label="T-scaled")
             ax.plot([0, 1], [0, 1], color="grey", lw=1)
@@ -163,7 +177,9 @@ def plot_reliability(runs: Sequence[dict[str, Any]], path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_confusion(runs: Sequence[dict[str, Any]], path: str | Path, *, noise: float | None = None) -> Path:
+def plot_confusion(
+    runs: Sequence[dict[str, Any]], path: str | Path, *, noise: float | None = None
+) -> Path:
     """Row-normalised test confusion matrices (seeds summed), one panel per method, at one
     label-noise rate (default: the lowest)."""
     noises = sorted(_ordered([r["noise"] for r in runs]))
@@ -180,8 +196,15 @@ def plot_confusion(runs: Sequence[dict[str, Any]], path: str | Path, *, noise: f
         for a in range(len(names)):
             for b in range(len(names)):
                 if norm[a, b] >= 0.05:
-                    ax.text(b, a, f"{100 * norm[a, b]:.0f}", ha="center", va="center", fontsize=6,
-                            color="white" if norm[a, b] > 0.5 else "black")
+                    ax.text(
+                        b,
+                        a,
+                        f"{100 * norm[a, b]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if norm[a, b] > 0.5 else "black",
+                    )
         ax.set_xticks(range(len(names)))
         ax.set_yticks(range(len(names)))
         ax.set_xticklabels([n.strip("_") for n in names], rotation=90, fontsize=7)
@@ -204,26 +227,43 @@ def plot_robustness(runs: Sequence[dict[str, Any]], path: str | Path) -> Path:
     colors = _colors(labels)
     first = runs[0]["metrics"].get("robustness") or {}
     snr = [name for name in first if name.startswith("noise_")]
-    xticks = ["clean", *[first[name]["label"].replace(" SNR", "").replace("noise ", "") for name in snr]]
+    xticks = [
+        "clean",
+        *[first[name]["label"].replace(" SNR", "").replace("noise ", "") for name in snr],
+    ]
     fig, axes = plt.subplots(2, len(noises), figsize=(4.6 * len(noises), 6.2), squeeze=False)
     for j, noise in enumerate(noises):
-        for i, (key, scale, title) in enumerate((("accuracy", 100.0, "accuracy (%)"), ("ece", 1.0, "ECE"))):
+        for i, (key, scale, title) in enumerate(
+            (("accuracy", 100.0, "accuracy (%)"), ("ece", 1.0, "ECE"))
+        ):
             ax = axes[i, j]
             for label in labels:
                 sel = [r for r in runs if r["label"] == label and r["noise"] == noise]
                 if not sel:
                     continue
-                values = np.array([
-                    [scale * r["metrics"]["test"][key]]
-                    + [scale * r["metrics"]["robustness"][name][key] for name in snr]
-                    for r in sel
-                ])
+                values = np.array(
+                    [
+                        [scale * r["metrics"]["test"][key]]
+                        + [scale * r["metrics"]["robustness"][name][key] for name in snr]
+                        for r in sel
+                    ]
+                )
                 err = values.std(axis=0, ddof=1) if len(sel) > 1 else None
-                ax.errorbar(range(len(xticks)), values.mean(axis=0), yerr=err, color=colors[label],
-                            marker="o", ms=3, capsize=2, label=label)
+                ax.errorbar(
+                    range(len(xticks)),
+                    values.mean(axis=0),
+                    yerr=err,
+                    color=colors[label],
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    label=label,
+                )
             ax.set_xticks(range(len(xticks)))
             ax.set_xticklabels(xticks, fontsize=8)
-            ax.set_title(f"test {title} against the SNR of added noise, {noise:.0%} label noise", fontsize=9)
+            ax.set_title(
+                f"test {title} against the SNR of added noise, {noise:.0%} label noise", fontsize=9
+            )
             ax.set_ylabel(title)
             ax.grid(alpha=0.3)
             if i == 0:
@@ -323,9 +363,15 @@ def plot_mixed_examples(
     for j, (lam, sw, ss) in enumerate(rows):
         for i, (img, how) in enumerate(((sw, "waveform mix"), (ss, "spectrogram mix"))):
             ax = axes[i, j]
-            ax.imshow(img[:, :n_frames].numpy(), origin="lower", aspect="auto", cmap="magma",
-                      interpolation="nearest",
-                      vmin=vmin, vmax=vmax)
+            ax.imshow(
+                img[:, :n_frames].numpy(),
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                interpolation="nearest",
+                vmin=vmin,
+                vmax=vmax,
+            )
             if 0 < lam < 1:
                 for x in (start - 0.5, stop - 0.5):
                     ax.axvline(x, color="cyan", ls="--", lw=0.8)

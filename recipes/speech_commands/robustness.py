@@ -73,7 +73,9 @@ def conditions(rcfg: dict[str, Any]) -> list[Condition]:
     clip = rcfg.get("clip_gain_db")
     if clip is not None:
         clip = _finite("robustness.clip_gain_db", clip)
-        out.append(Condition(f"clip_{_db_name(clip)}db", f"gain {clip:+g} dB, clipped", "clip", clip))
+        out.append(
+            Condition(f"clip_{_db_name(clip)}db", f"gain {clip:+g} dB, clipped", "clip", clip)
+        )
     ms = rcfg.get("time_shift_ms") or 0.0
     if ms < 0:
         raise ValueError(f"`robustness.time_shift_ms` must be >= 0, but got {ms}.")
@@ -155,7 +157,9 @@ class Shift:
         self, condition: Condition, noise: Sequence[Tensor], *, sample_rate: int, seed: int
     ) -> None:
         self.condition = condition
-        self.generator = torch.Generator().manual_seed(derive_seed("robustness", seed, condition.name))
+        self.generator = torch.Generator().manual_seed(
+            derive_seed("robustness", seed, condition.name)
+        )
         self.clipped = 0
         self.noise = None
         if condition.kind == "noise":

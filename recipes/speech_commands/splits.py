@@ -119,7 +119,9 @@ def _load_split_sets(
     )
     if str(d["task"]) == "12":
         kwargs.update(
-            keywords=d["keywords"], silence_ratio=d["silence_ratio"], unknown_ratio=d["unknown_ratio"]
+            keywords=d["keywords"],
+            silence_ratio=d["silence_ratio"],
+            unknown_ratio=d["unknown_ratio"],
         )
     with warnings.catch_warnings():
         # Missing keywords: the same warning three times (once per split) says nothing more.
@@ -136,6 +138,7 @@ def _load_split_sets(
             f"class(es) {empty} have no clips in the training split of {str(root)!r} (split by "
             f"{train.split_rule}); a class without training clips cannot be learnt: give it "
             "training clips, or leave it out (data.keywords, or data.silence_ratio=0 for "
-            f"_silence_). Training clips per class: {dict(zip(train.class_names, counts, strict=True))}."
+            f"_silence_). Training clips per class: "
+            f"{dict(zip(train.class_names, counts, strict=True))}."
         )
     return train, val, test

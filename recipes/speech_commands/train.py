@@ -101,9 +101,7 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """Host, CPU model, cores (all, and available to this process), platform and torch."""
-    available = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    )
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "host": socket.gethostname(),
         "cpu_model": cpu_model(),

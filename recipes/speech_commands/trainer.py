@@ -59,9 +59,7 @@ class Trainer:
         self.root = root
         self.splits = splits
         self.quiet = bool(cfg["quiet"]) or not d.main
-        self.device = torch.device(
-            f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu"
-        )
+        self.device = torch.device(f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu")
         seed = cfg["seed"]
         # The order of these steps is the order of the random draws: keep it.
         self._build_model()
@@ -141,8 +139,12 @@ class Trainer:
         self.batch_size = max(1, tcfg["batch_size"] // d.world)
         if d.enabled:
             self.sampler: Any = DistributedSampler(
-                self.train_set, num_replicas=d.world, rank=d.rank, shuffle=True,
-                seed=derive_seed(seed, "data-order") % 2**31, drop_last=True,
+                self.train_set,
+                num_replicas=d.world,
+                rank=d.rank,
+                shuffle=True,
+                seed=derive_seed(seed, "data-order") % 2**31,
+                drop_last=True,
             )
         else:
             self.sampler = RandomSampler(self.train_set, generator=self.g_data)
@@ -171,13 +173,19 @@ class Trainer:
             )
         else:
             self.opt = torch.optim.SGD(
-                self.net.parameters(), lr=tcfg["lr"], momentum=0.9, nesterov=True,
+                self.net.parameters(),
+                lr=tcfg["lr"],
+                momentum=0.9,
+                nesterov=True,
                 weight_decay=tcfg["weight_decay"],
             )
         if tcfg["scheduler"] == "onecycle":
             self.sched: Any = torch.optim.lr_scheduler.OneCycleLR(
-                self.opt, max_lr=tcfg["lr"], total_steps=total_steps,
-                pct_start=tcfg["warmup"], anneal_strategy="cos",
+                self.opt,
+                max_lr=tcfg["lr"],
+                total_steps=total_steps,
+                pct_start=tcfg["warmup"],
+                anneal_strategy="cos",
             )
         elif tcfg["scheduler"] == "cosine":
             self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=total_steps)
@@ -378,7 +386,11 @@ class Trainer:
         logits, index = self.predict(ds, cache_key=cache_key)
         labels = ds.labels[index]
         m = classification_metrics(
-            logits, labels, self.splits.num_classes, n_bins=self.cfg["eval"]["ece_bins"], detail=detail
+            logits,
+            labels,
+            self.splits.num_classes,
+            n_bins=self.cfg["eval"]["ece_bins"],
+            detail=detail,
         )
         return m, logits, labels
 
@@ -446,8 +458,11 @@ class Trainer:
             val, val_logits, val_labels = self.evaluate(self.splits.val)
         temperature = fit_temperature(val_logits, val_labels)
         scaled = classification_metrics(
-            test_logits / temperature, test_labels, self.splits.num_classes,
-            n_bins=self.cfg["eval"]["ece_bins"], detail=True,
+            test_logits / temperature,
+            test_labels,
+            self.splits.num_classes,
+            n_bins=self.cfg["eval"]["ece_bins"],
+            detail=True,
         )
         test.update(
             temperature=temperature,
@@ -459,7 +474,9 @@ class Trainer:
             zip(self.splits.class_names, test["per_class_accuracy"], strict=True)
         )
         val_scaled = classification_metrics(
-            val_logits / temperature, val_labels, self.splits.num_classes,
+            val_logits / temperature,
+            val_labels,
+            self.splits.num_classes,
             n_bins=self.cfg["eval"]["ece_bins"],
         )
         val.update(nll_ts=val_scaled["nll"], ece_ts=val_scaled["ece"])
@@ -560,7 +577,9 @@ class Trainer:
                 "classes": list(names),
                 "keywords_missing": list(train.missing_keywords),
                 "silence": silence,
-                "unknown": "other word folders" if UNKNOWN in names else "none (no other word folders)",
+                "unknown": "other word folders"
+                if UNKNOWN in names
+                else "none (no other word folders)",
             },
             "splits": {
                 "rule": (
@@ -568,7 +587,11 @@ class Trainer:
                     if train.split_rule == "list files"
                     else "the official hash rule (no list files)"
                 ),
-                "sizes": {"train": len(train), "validation": len(splits.val), "test": len(splits.test)},
+                "sizes": {
+                    "train": len(train),
+                    "validation": len(splits.val),
+                    "test": len(splits.test),
+                },
             },
             "augment": {
                 "time_shift": f"±{a['time_shift_ms']:g} ms" if self.shift is not None else "none",
@@ -580,9 +603,15 @@ class Trainer:
                 "class": None if self.mixer is None else type(self.mixer).__name__,
                 "stage": self.stage,
                 "normalize_rms": self.normalize_rms,
-                "aligned_by_length": self.mixer is not None and self.shift is None and self.noise is None,
+                "aligned_by_length": self.mixer is not None
+                and self.shift is None
+                and self.noise is None,
             },
-            "label_noise": {"rate": cfg["train"]["label_noise"], "flipped": flipped, "of": len(train)},
+            "label_noise": {
+                "rate": cfg["train"]["label_noise"],
+                "flipped": flipped,
+                "of": len(train),
+            },
             "robustness": {
                 "conditions": {c.name: c.label for c in conditions},
                 "noise": self._shift_noise if any(c.kind == "noise" for c in conditions) else None,

@@ -18,8 +18,13 @@ lengths_st = st.lists(st.integers(1, 60), min_size=1, max_size=6)
 lead_st = st.sampled_from([(), (2,), (3, 4)])
 
 
-@given(lengths=lengths_st, lead=lead_st, extra=st.integers(0, 5),
-       multiple_of=st.sampled_from([None, 1, 8]), pad_value=st.sampled_from([0.0, -1.5]))
+@given(
+    lengths=lengths_st,
+    lead=lead_st,
+    extra=st.integers(0, 5),
+    multiple_of=st.sampled_from([None, 1, 8]),
+    pad_value=st.sampled_from([0.0, -1.5]),
+)
 def test_pad_batch(lengths, lead, extra, multiple_of, pad_value):
     clips = _clips(lengths, lead)
     before = [c.clone() for c in clips]
@@ -43,14 +48,20 @@ def test_pad_batch_dtype_device(float_dtype, device):
     assert lens.device.type == device
 
 
-@given(lengths=lengths_st, lead=lead_st, target=st.integers(1, 70),
-       fill=st.sampled_from(["pad", "repeat"]),
-       position=st.sampled_from(["start", "center", "random"]), seed=st.integers(0, 1000))
+@given(
+    lengths=lengths_st,
+    lead=lead_st,
+    target=st.integers(1, 70),
+    fill=st.sampled_from(["pad", "repeat"]),
+    position=st.sampled_from(["start", "center", "random"]),
+    seed=st.integers(0, 1000),
+)
 def test_align_exact_length_keeps_samples(lengths, lead, target, fill, position, seed):
     clips = _clips(lengths, lead, seed=seed)
     before = [c.clone() for c in clips]
-    batch, lens = align(clips, target, mode=fill, placement=position, pad_value=-3.0,
-                        generator=_gen(seed))
+    batch, lens = align(
+        clips, target, mode=fill, placement=position, pad_value=-3.0, generator=_gen(seed)
+    )
     assert batch.shape == (len(clips), *lead, target)
     for i, c in enumerate(clips):
         n = c.shape[-1]
@@ -99,8 +110,9 @@ def test_align_random_is_reproducible_and_uses_the_generator():
     b, _ = align(clips, 10, placement="random", generator=_gen(5))
     assert torch.equal(a, b)
     assert torch.equal(state, torch.get_rng_state())
-    outs = {align(clips, 10, placement="random", generator=_gen(s))[0][0, 0].item()
-            for s in range(20)}
+    outs = {
+        align(clips, 10, placement="random", generator=_gen(s))[0][0, 0].item() for s in range(20)
+    }
     assert len(outs) > 5  # the crop window moves
 
 
@@ -129,7 +141,9 @@ def test_mix_lengths():
 
 def test_align_old_keyword_names_still_work_with_a_warning():
     clips = [torch.arange(3.0), torch.arange(9.0)]
-    with pytest.warns(DeprecationWarning, match=r"align\(position=\) is deprecated; use placement="):
+    with pytest.warns(
+        DeprecationWarning, match=r"align\(position=\) is deprecated; use placement="
+    ):
         old, _ = align(clips, 6, position="center")
     with pytest.warns(DeprecationWarning, match=r"align\(fill=\) is deprecated; use mode="):
         old_fill, _ = align(clips, 6, fill="repeat")

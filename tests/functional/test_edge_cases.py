@@ -57,11 +57,18 @@ def test_frame_lengths_match_torch_stft(length, n_fft, hop, center):
     if not center and length < n_fft:
         length = n_fft + length % 7
     frames = torch.stft(
-        torch.zeros(length), n_fft, hop_length=hop, center=center, pad_mode="constant",
-        window=torch.ones(n_fft), return_complex=True,
+        torch.zeros(length),
+        n_fft,
+        hop_length=hop,
+        center=center,
+        pad_mode="constant",
+        window=torch.ones(n_fft),
+        return_complex=True,
     ).shape[-1]
-    assert int(frame_lengths(torch.tensor([length]), n_fft=n_fft, hop_length=hop,
-                             center=center)) == frames
+    assert (
+        int(frame_lengths(torch.tensor([length]), n_fft=n_fft, hop_length=hop, center=center))
+        == frames
+    )
 
 
 def test_frame_lengths_of_the_issue_and_short_clips_without_centre():
@@ -70,8 +77,7 @@ def test_frame_lengths_of_the_issue_and_short_clips_without_centre():
     assert mel(torch.zeros(4000)).shape[-1] == 25
     assert frame_lengths(torch.tensor([4000]), n_fft=401, hop_length=160).tolist() == [25]
     # A clip shorter than n_fft (center=False) keeps the one frame that holds it.
-    short = frame_lengths(torch.tensor([0, 10, 399, 400]), n_fft=400, hop_length=160,
-                          center=False)
+    short = frame_lengths(torch.tensor([0, 10, 399, 400]), n_fft=400, hop_length=160, center=False)
     assert short.tolist() == [1, 1, 1, 1]
 
 
@@ -91,8 +97,9 @@ def test_chain_converts_lengths_to_the_real_frames(n_fft, make):
     module = {
         "spectrogram": lambda: T.Spectrogram(n_fft=n_fft, hop_length=160),
         "mel": lambda: T.MelSpectrogram(n_fft=n_fft, hop_length=160, n_mels=16),
-        "mfcc": lambda: T.MFCC(n_mfcc=8, melkwargs={"n_fft": n_fft, "hop_length": 160,
-                                                     "n_mels": 16}),
+        "mfcc": lambda: T.MFCC(
+            n_mfcc=8, melkwargs={"n_fft": n_fft, "hop_length": 160, "n_mels": 16}
+        ),
     }[make]()
     lengths = torch.tensor([4000, 3201, 4800])
     x = torch.randn(3, 4800, generator=_gen())
@@ -111,8 +118,11 @@ def test_frame_lengths_errors():
         frame_lengths(lengths, n_fft=16, hop_length=4, pad=-1)
     with pytest.raises(TypeError, match=r"`lengths` must be a torch.Tensor, but got list"):
         frame_lengths([100], n_fft=16, hop_length=4)
-    with pytest.raises(TypeError, match=r"`lengths` must have an integer dtype, but got "
-                                        r"torch.float32"):
+    with pytest.raises(
+        TypeError,
+        match=r"`lengths` must have an integer dtype, but got "
+        r"torch.float32",
+    ):
         frame_lengths(torch.tensor([100.0]), n_fft=16, hop_length=4)
     with pytest.raises(ValueError, match=r"`lengths` must be >= 0, but got -3"):
         frame_lengths(torch.tensor([5, -3]), n_fft=16, hop_length=4)
@@ -202,9 +212,12 @@ def test_normalize_rms_half_with_a_large_gain_is_finite():
 
 def test_logmel_short_clip_with_reflect_padding_says_what_to_do():
     logmel = LogMelSpectrogram(n_fft=400, n_mels=16)
-    with pytest.raises(ValueError, match=r"`waveform` has 200 samples, too few for center=True "
-                                         r"with pad_mode='reflect' and n_fft=400, which needs at "
-                                         r"least 201: pad the clips .* pad_mode='constant'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`waveform` has 200 samples, too few for center=True "
+        r"with pad_mode='reflect' and n_fft=400, which needs at "
+        r"least 201: pad the clips .* pad_mode='constant'",
+    ):
         logmel(torch.randn(2, 200))
     assert logmel(torch.randn(2, 201)).shape == (2, 16, 2)
     constant = LogMelSpectrogram(n_fft=400, n_mels=16, pad_mode="constant")
@@ -212,8 +225,11 @@ def test_logmel_short_clip_with_reflect_padding_says_what_to_do():
 
 
 def test_logmel_short_clip_without_centre_says_what_to_do():
-    with pytest.raises(ValueError, match=r"`waveform` has 399 samples, fewer than n_fft=400 "
-                                         r"\(with center=False\). Pad the clips"):
+    with pytest.raises(
+        ValueError,
+        match=r"`waveform` has 399 samples, fewer than n_fft=400 "
+        r"\(with center=False\). Pad the clips",
+    ):
         LogMelSpectrogram(n_fft=400, n_mels=16, center=False)(torch.randn(399))
 
 
@@ -262,8 +278,14 @@ def test_cutmix_row_and_block_pastes_equal_the_batch_paste(case):
     if case["padded"]:
         lengths = torch.randint(1, t + 1, (b,), generator=g)
         offsets = sample_offsets(lengths, perm, placement="random", generator=g)
-    kwargs = dict(time_center=centers[0], freq_center=None if mode == "time" else centers[1],
-                  mode=mode, lengths=lengths, offsets=offsets, fade=fade)
+    kwargs = dict(
+        time_center=centers[0],
+        freq_center=None if mode == "time" else centers[1],
+        mode=mode,
+        lengths=lengths,
+        offsets=offsets,
+        fade=fade,
+    )
     saved = paste_paths._ROW_BYTES, paste_paths._CPU_ROW_BYTES, paste_paths._BLOCK_BYTES
     try:
         paste_paths._ROW_BYTES = paste_paths._CPU_ROW_BYTES = 1 << 40
@@ -284,8 +306,9 @@ def test_cutmix_fade_weight_matches_the_blended_samples(fade):
     x = torch.zeros(4, 1000)
     x[1] = x[3] = 1.0
     lam = torch.tensor([0.5, 0.99, 0.9, 0.3])
-    mixed, kept = cutmix(x, lam, torch.tensor([1, 0, 3, 2]), time_center=torch.rand(4, generator=_gen(5)),
-                         fade=fade)
+    mixed, kept = cutmix(
+        x, lam, torch.tensor([1, 0, 3, 2]), time_center=torch.rand(4, generator=_gen(5)), fade=fade
+    )
     taken = mixed[0::2].double().mean(dim=1)  # partner is 1, sample 0: the mean is what was taken
     assert torch.allclose(kept[0::2].double(), 1.0 - taken, atol=1e-6)
 

@@ -34,7 +34,9 @@ def E(pattern):  # noqa: N802  (reads as a literal message in the tables below)
 
 @pytest.mark.parametrize("alpha", [0, -1.0, float("nan"), float("inf"), -float("inf")])
 def test_alpha_must_be_finite_positive(alpha):
-    with pytest.raises(ValueError, match=E(f"`alpha` must be a finite number > 0, but got {float(alpha)}.")):
+    with pytest.raises(
+        ValueError, match=E(f"`alpha` must be a finite number > 0, but got {float(alpha)}.")
+    ):
         sample_lambda(alpha)
     with pytest.raises(ValueError, match="`alpha` must be a finite number > 0"):
         sample_mix_params(4, alpha=alpha)
@@ -67,13 +69,18 @@ def test_p_type():
         sample_mix_params(4, alpha=0.4, p="1")
 
 
-@pytest.mark.parametrize("fn", [
-    lambda: sample_offsets(torch.tensor([3, 4]), torch.tensor([1, 0]), placement="end"),
-    lambda: sample_mix_params(2, alpha=0.4, lengths=torch.tensor([3, 4]), placement="end"),
-    lambda: align([torch.ones(3)], 5, placement="end"),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda: sample_offsets(torch.tensor([3, 4]), torch.tensor([1, 0]), placement="end"),
+        lambda: sample_mix_params(2, alpha=0.4, lengths=torch.tensor([3, 4]), placement="end"),
+        lambda: align([torch.ones(3)], 5, placement="end"),
+    ],
+)
 def test_bad_placement(fn):
-    with pytest.raises(ValueError, match=E("must be one of 'start', 'center', 'random', but got 'end'.")):
+    with pytest.raises(
+        ValueError, match=E("must be one of 'start', 'center', 'random', but got 'end'.")
+    ):
         fn()
 
 
@@ -82,17 +89,26 @@ def test_sample_mix_params_lengths():
         sample_mix_params(2, alpha=0.4, lengths=torch.tensor([0, 4]))
     with pytest.raises(ValueError, match="`lengths` and the audio have different batch sizes"):
         sample_mix_params(3, alpha=0.4, lengths=torch.tensor([2, 4]))
-    with pytest.raises(TypeError, match="`lengths` must have an integer dtype, but got torch.float32"):
+    with pytest.raises(
+        TypeError, match="`lengths` must have an integer dtype, but got torch.float32"
+    ):
         sample_mix_params(2, alpha=0.4, lengths=torch.tensor([2.0, 4.0]))
 
 
 # --- mix ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.int16, torch.int32, torch.uint8, torch.bool,
-                                   torch.complex64])
+@pytest.mark.parametrize(
+    "dtype", [torch.int16, torch.int32, torch.uint8, torch.bool, torch.complex64]
+)
 def test_mix_integer_audio(dtype):
-    with pytest.raises(TypeError, match=E(f"`x` must have a floating dtype (float16, bfloat16, float32, float64), but got {dtype}.")):
+    with pytest.raises(
+        TypeError,
+        match=E(
+            "`x` must have a floating dtype (float16, bfloat16, float32, float64), but got "
+            f"{dtype}."
+        ),
+    ):
         mix(torch.zeros(4, 10, dtype=dtype), 0.5, PERM)
 
 
@@ -102,31 +118,55 @@ def test_mix_not_a_tensor():
 
 
 def test_mix_rank_too_low():
-    with pytest.raises(ValueError, match=E("`x` must have shape (batch, ..., time) (>= 1 dims), but got shape ().")):
+    with pytest.raises(
+        ValueError, match=E("`x` must have shape (batch, ..., time) (>= 1 dims), but got shape ().")
+    ):
         mix(torch.tensor(1.0), 0.5, torch.tensor([0]))
 
 
-@pytest.mark.parametrize("shape, pattern", [
-    ((4, 0), "`x` is empty along time: shape (4, 0)."),
-    ((0, 10), "`x` is empty: shape (0, 10)."),
-    ((4, 0, 10), "`x` is empty: shape (4, 0, 10)."),
-])
+@pytest.mark.parametrize(
+    "shape, pattern",
+    [
+        ((4, 0), "`x` is empty along time: shape (4, 0)."),
+        ((0, 10), "`x` is empty: shape (0, 10)."),
+        ((4, 0, 10), "`x` is empty: shape (4, 0, 10)."),
+    ],
+)
 def test_mix_empty_audio(shape, pattern):
     with pytest.raises(ValueError, match=E(pattern)):
         mix(torch.zeros(shape), 0.5, PERM)
 
 
-@pytest.mark.parametrize("lam, exc, pattern", [
-    (1.5, ValueError, "`lam` must lie in [0, 1], but got 1.5."),
-    (-0.1, ValueError, "`lam` must lie in [0, 1], but got -0.1."),
-    (float("nan"), ValueError, "`lam` must lie in [0, 1], but got nan."),
-    (torch.tensor([0.5, 1.2, 0.1, 0.3]), ValueError, "`lam` must lie in [0, 1], but got values in [0.1"),
-    (torch.tensor([0.5, float("nan"), 0.1, 0.3]), ValueError, "`lam` must lie in [0, 1]"),
-    (torch.full((3,), 0.5), ValueError, "`lam` must be a scalar or have shape (batch,) = (4,), but got shape (3,)."),
-    (torch.full((4, 1), 0.5), ValueError, "`lam` must be a scalar or have shape (batch,) = (4,), but got shape (4, 1)."),
-    (torch.ones(4, dtype=torch.int64), TypeError, "`lam` must have a floating dtype, but got torch.int64."),
-    ("0.5", TypeError, "`lam` must be a float or a Tensor, but got str."),
-])
+@pytest.mark.parametrize(
+    "lam, exc, pattern",
+    [
+        (1.5, ValueError, "`lam` must lie in [0, 1], but got 1.5."),
+        (-0.1, ValueError, "`lam` must lie in [0, 1], but got -0.1."),
+        (float("nan"), ValueError, "`lam` must lie in [0, 1], but got nan."),
+        (
+            torch.tensor([0.5, 1.2, 0.1, 0.3]),
+            ValueError,
+            "`lam` must lie in [0, 1], but got values in [0.1",
+        ),
+        (torch.tensor([0.5, float("nan"), 0.1, 0.3]), ValueError, "`lam` must lie in [0, 1]"),
+        (
+            torch.full((3,), 0.5),
+            ValueError,
+            "`lam` must be a scalar or have shape (batch,) = (4,), but got shape (3,).",
+        ),
+        (
+            torch.full((4, 1), 0.5),
+            ValueError,
+            "`lam` must be a scalar or have shape (batch,) = (4,), but got shape (4, 1).",
+        ),
+        (
+            torch.ones(4, dtype=torch.int64),
+            TypeError,
+            "`lam` must have a floating dtype, but got torch.int64.",
+        ),
+        ("0.5", TypeError, "`lam` must be a float or a Tensor, but got str."),
+    ],
+)
 def test_mix_bad_lam(lam, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         mix(X, lam, PERM)
@@ -134,13 +174,32 @@ def test_mix_bad_lam(lam, exc, pattern):
         mix_targets(torch.tensor([0, 1, 2, 0]), lam, PERM, num_classes=3)
 
 
-@pytest.mark.parametrize("perm, exc, pattern", [
-    ([1, 0, 3, 2], TypeError, "`perm` must be a torch.Tensor, but got list."),
-    (torch.tensor([1.0, 0, 3, 2]), TypeError, "`perm` must be an int64 or int32 tensor, but got torch.float32."),
-    (torch.tensor([1, 0, 2]), ValueError, "`perm` must have shape (batch,) = (4,), but got (3,)."),
-    (torch.tensor([1, 0, 4, 2]), ValueError, "`perm` holds partner indices, which must be in [0, 3], but got values in [0, 4]."),
-    (torch.tensor([1, -1, 3, 2]), ValueError, "`perm` holds partner indices, which must be in [0, 3], but got values in [-1, 3]."),
-])
+@pytest.mark.parametrize(
+    "perm, exc, pattern",
+    [
+        ([1, 0, 3, 2], TypeError, "`perm` must be a torch.Tensor, but got list."),
+        (
+            torch.tensor([1.0, 0, 3, 2]),
+            TypeError,
+            "`perm` must be an int64 or int32 tensor, but got torch.float32.",
+        ),
+        (
+            torch.tensor([1, 0, 2]),
+            ValueError,
+            "`perm` must have shape (batch,) = (4,), but got (3,).",
+        ),
+        (
+            torch.tensor([1, 0, 4, 2]),
+            ValueError,
+            "`perm` holds partner indices, which must be in [0, 3], but got values in [0, 4].",
+        ),
+        (
+            torch.tensor([1, -1, 3, 2]),
+            ValueError,
+            "`perm` holds partner indices, which must be in [0, 3], but got values in [-1, 3].",
+        ),
+    ],
+)
 def test_mix_bad_perm(perm, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         mix(X, 0.5, perm)
@@ -148,15 +207,43 @@ def test_mix_bad_perm(perm, exc, pattern):
         mix_targets(torch.tensor([0, 1, 2, 0]), 0.5, perm, num_classes=3)
 
 
-@pytest.mark.parametrize("lengths, exc, pattern", [
-    (torch.tensor([10, 0, 5, 3]), ValueError, "`lengths` must be in [1, 10] (the padded length), but got values in [0, 10]."),
-    (torch.tensor([10, -2, 5, 3]), ValueError, "`lengths` must be in [1, 10] (the padded length), but got values in [-2, 10]."),
-    (torch.tensor([11, 1, 5, 3]), ValueError, "`lengths` must be in [1, 10] (the padded length), but got values in [1, 11]."),
-    (torch.tensor([10, 1, 5]), ValueError, "`lengths` and the audio have different batch sizes: `lengths` has shape (3,), expected (4,)."),
-    (torch.tensor([10.0, 1, 5, 3]), TypeError, "`lengths` must have an integer dtype, but got torch.float32."),
-    (torch.tensor([True, True, True, True]), TypeError, "`lengths` must have an integer dtype, but got torch.bool."),
-    ([10, 1, 5, 3], TypeError, "`lengths` must be a torch.Tensor, but got list."),
-])
+@pytest.mark.parametrize(
+    "lengths, exc, pattern",
+    [
+        (
+            torch.tensor([10, 0, 5, 3]),
+            ValueError,
+            "`lengths` must be in [1, 10] (the padded length), but got values in [0, 10].",
+        ),
+        (
+            torch.tensor([10, -2, 5, 3]),
+            ValueError,
+            "`lengths` must be in [1, 10] (the padded length), but got values in [-2, 10].",
+        ),
+        (
+            torch.tensor([11, 1, 5, 3]),
+            ValueError,
+            "`lengths` must be in [1, 10] (the padded length), but got values in [1, 11].",
+        ),
+        (
+            torch.tensor([10, 1, 5]),
+            ValueError,
+            "`lengths` and the audio have different batch sizes: `lengths` has shape (3,), "
+            "expected (4,).",
+        ),
+        (
+            torch.tensor([10.0, 1, 5, 3]),
+            TypeError,
+            "`lengths` must have an integer dtype, but got torch.float32.",
+        ),
+        (
+            torch.tensor([True, True, True, True]),
+            TypeError,
+            "`lengths` must have an integer dtype, but got torch.bool.",
+        ),
+        ([10, 1, 5, 3], TypeError, "`lengths` must be a torch.Tensor, but got list."),
+    ],
+)
 def test_mix_bad_lengths(lengths, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         mix(X, 0.5, PERM, lengths=lengths)
@@ -173,13 +260,21 @@ def test_mix_bad_offsets():
 
 
 def test_mix_bad_out():
-    with pytest.raises(ValueError, match=E("`out` must be a contiguous tensor of shape (4, 10) and dtype torch.float32, but got (4, 9), torch.float32.")):
+    with pytest.raises(
+        ValueError,
+        match=E(
+            "`out` must be a contiguous tensor of shape (4, 10) and dtype torch.float32, but got "
+            "(4, 9), torch.float32."
+        ),
+    ):
         mix(X, 0.5, PERM, out=torch.empty(4, 9))
     with pytest.raises(ValueError, match=E("`out` must be a contiguous tensor")):
         mix(X, 0.5, PERM, out=torch.empty(4, 10, dtype=torch.float64))
     with pytest.raises(ValueError, match=E("`out` must be a contiguous tensor")):
         mix(X, 0.5, PERM, out=torch.empty(10, 4).t())
-    with pytest.raises(ValueError, match=E("`out` must not share memory with `x`: partners would be overwritten.")):
+    with pytest.raises(
+        ValueError, match=E("`out` must not share memory with `x`: partners would be overwritten.")
+    ):
         x = X.clone()
         mix(x, 0.5, PERM, out=x)
 
@@ -193,28 +288,131 @@ def test_mix_validate_false_skips_value_checks():
 # --- targets -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("labels, kw, exc, pattern", [
-    (torch.tensor([0, 3, 1]), dict(num_classes=3), ValueError, "`labels` must be class indices in [0, 2], but got values in [0, 3]."),
-    (torch.tensor([0, -1, 1]), dict(num_classes=3), ValueError, "`labels` must be class indices in [0, 2], but got values in [-1, 1]."),
-    (torch.tensor([0.0, 1.0]), dict(num_classes=3), TypeError, "`labels` of shape (batch,) are class indices and need an integer dtype, but got torch.float32."),
-    (torch.tensor([True, False]), dict(num_classes=3), TypeError, "need an integer dtype, but got torch.bool."),
-    (torch.tensor([0, 1]), dict(), ValueError, "labels are class indices, so `num_classes` is required."),
-    (torch.tensor([0, 1]), dict(num_classes=3, multilabel=True), ValueError, "`multilabel=True` needs multi-hot `labels` of shape (batch, num_classes), but got class indices of shape (2,)."),
-    (torch.zeros(2, 3, 4), dict(), ValueError, "`labels` must be class indices (batch,) or targets (batch, num_classes), but got shape (2, 3, 4)."),
-    (torch.tensor(1), dict(num_classes=3), ValueError, "`labels` must be class indices (batch,) or targets (batch, num_classes), but got shape ()."),
-    (torch.eye(3), dict(num_classes=4), ValueError, "`labels` have 3 classes but `num_classes` is 4: shape (3, 3)."),
-    (torch.tensor([[0.5, 0.6], [0.5, 0.5]]), dict(), ValueError, "single-label `labels` must have rows that sum to 1, but a row sums to 1.1; pass `multilabel=True` for multi-hot targets."),
-    (torch.tensor([[1.0, 1.0], [0.0, 1.0]]), dict(), ValueError, "must have rows that sum to 1, but a row sums to 2"),
-    (torch.tensor([[1.5, -0.5], [0.0, 1.0]]), dict(), ValueError, "`labels` must lie in [0, 1], but got values in [-0.5, 1.5]."),
-    (torch.tensor([[2.0, 0.0]]), dict(multilabel=True), ValueError, "`labels` must lie in [0, 1], but got values in [0.0, 2.0]."),
-    (torch.tensor([[float("nan"), 1.0]]), dict(multilabel=True), ValueError, "`labels` contain NaN or Inf values."),
-    ([0, 1], dict(num_classes=3), TypeError, "`labels` must be a torch.Tensor, but got list."),
-    (torch.tensor([0, 1]), dict(num_classes=0), ValueError, "`num_classes` must be >= 1, but got 0."),
-    (torch.tensor([0, 1]), dict(num_classes=3.0), TypeError, "`num_classes` must be an int, but got float."),
-    (torch.tensor([0, 1]), dict(num_classes=3, label_smoothing=1.0), ValueError, "`label_smoothing` must be in [0, 1), but got 1.0."),
-    (torch.tensor([0, 1]), dict(num_classes=3, label_smoothing=-0.1), ValueError, "`label_smoothing` must be in [0, 1), but got -0.1."),
-    (torch.tensor([0, 1]), dict(num_classes=3, label_smoothing="0.1"), TypeError, "`label_smoothing` must be a real number, but got str."),
-])
+@pytest.mark.parametrize(
+    "labels, kw, exc, pattern",
+    [
+        (
+            torch.tensor([0, 3, 1]),
+            dict(num_classes=3),
+            ValueError,
+            "`labels` must be class indices in [0, 2], but got values in [0, 3].",
+        ),
+        (
+            torch.tensor([0, -1, 1]),
+            dict(num_classes=3),
+            ValueError,
+            "`labels` must be class indices in [0, 2], but got values in [-1, 1].",
+        ),
+        (
+            torch.tensor([0.0, 1.0]),
+            dict(num_classes=3),
+            TypeError,
+            "`labels` of shape (batch,) are class indices and need an integer dtype, but got "
+            "torch.float32.",
+        ),
+        (
+            torch.tensor([True, False]),
+            dict(num_classes=3),
+            TypeError,
+            "need an integer dtype, but got torch.bool.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(),
+            ValueError,
+            "labels are class indices, so `num_classes` is required.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=3, multilabel=True),
+            ValueError,
+            "`multilabel=True` needs multi-hot `labels` of shape (batch, num_classes), but got "
+            "class indices of shape (2,).",
+        ),
+        (
+            torch.zeros(2, 3, 4),
+            dict(),
+            ValueError,
+            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
+            "shape (2, 3, 4).",
+        ),
+        (
+            torch.tensor(1),
+            dict(num_classes=3),
+            ValueError,
+            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
+            "shape ().",
+        ),
+        (
+            torch.eye(3),
+            dict(num_classes=4),
+            ValueError,
+            "`labels` have 3 classes but `num_classes` is 4: shape (3, 3).",
+        ),
+        (
+            torch.tensor([[0.5, 0.6], [0.5, 0.5]]),
+            dict(),
+            ValueError,
+            "single-label `labels` must have rows that sum to 1, but a row sums to 1.1; pass "
+            "`multilabel=True` for multi-hot targets.",
+        ),
+        (
+            torch.tensor([[1.0, 1.0], [0.0, 1.0]]),
+            dict(),
+            ValueError,
+            "must have rows that sum to 1, but a row sums to 2",
+        ),
+        (
+            torch.tensor([[1.5, -0.5], [0.0, 1.0]]),
+            dict(),
+            ValueError,
+            "`labels` must lie in [0, 1], but got values in [-0.5, 1.5].",
+        ),
+        (
+            torch.tensor([[2.0, 0.0]]),
+            dict(multilabel=True),
+            ValueError,
+            "`labels` must lie in [0, 1], but got values in [0.0, 2.0].",
+        ),
+        (
+            torch.tensor([[float("nan"), 1.0]]),
+            dict(multilabel=True),
+            ValueError,
+            "`labels` contain NaN or Inf values.",
+        ),
+        ([0, 1], dict(num_classes=3), TypeError, "`labels` must be a torch.Tensor, but got list."),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=0),
+            ValueError,
+            "`num_classes` must be >= 1, but got 0.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=3.0),
+            TypeError,
+            "`num_classes` must be an int, but got float.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=3, label_smoothing=1.0),
+            ValueError,
+            "`label_smoothing` must be in [0, 1), but got 1.0.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=3, label_smoothing=-0.1),
+            ValueError,
+            "`label_smoothing` must be in [0, 1), but got -0.1.",
+        ),
+        (
+            torch.tensor([0, 1]),
+            dict(num_classes=3, label_smoothing="0.1"),
+            TypeError,
+            "`label_smoothing` must be a real number, but got str.",
+        ),
+    ],
+)
 def test_bad_labels(labels, kw, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         prepare_targets(labels, **kw)
@@ -232,41 +430,84 @@ def test_soft_rows_tolerance_half_precision():
 
 
 def test_union_without_multilabel():
-    with pytest.raises(ValueError, match=E("`union=True` is for multi-label targets; pass `multilabel=True` too.")):
+    with pytest.raises(
+        ValueError, match=E("`union=True` is for multi-label targets; pass `multilabel=True` too.")
+    ):
         mix_targets(torch.eye(2), 0.5, torch.tensor([1, 0]), union=True)
 
 
 def test_soft_ce_errors():
-    with pytest.raises(ValueError, match=E("`logits` and `targets` must both have shape (batch, num_classes), but got (2, 3) and (2, 4).")):
+    with pytest.raises(
+        ValueError,
+        match=E(
+            "`logits` and `targets` must both have shape (batch, num_classes), but got (2, 3) and "
+            "(2, 4)."
+        ),
+    ):
         soft_target_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match=E("but got (3,) and (3,).")):
         soft_target_cross_entropy(torch.zeros(3), torch.zeros(3))
-    with pytest.raises(ValueError, match=E("`reduction` must be one of 'mean', 'sum', 'none', but got 'avg'.")):
+    with pytest.raises(
+        ValueError, match=E("`reduction` must be one of 'mean', 'sum', 'none', but got 'avg'.")
+    ):
         soft_target_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 3), reduction="avg")
-    with pytest.raises(ValueError, match=E("`logits` and `targets` are on different devices: cpu != meta.")):
+    with pytest.raises(
+        ValueError, match=E("`logits` and `targets` are on different devices: cpu != meta.")
+    ):
         soft_target_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 3, device="meta"))
 
 
 # --- alignment ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clips, exc, pattern", [
-    (torch.zeros(2, 5), TypeError, "`clips` must be a list of tensors, but got Tensor."),
-    ([], ValueError, "`clips` is empty: nothing to batch."),
-    ([torch.zeros(3), [0.0]], TypeError, "`clips[1]` must be a torch.Tensor, but got list."),
-    ([torch.tensor(1.0)], ValueError, "`clips[0]` must have shape (..., time), but is a scalar."),
-    ([torch.zeros(3), torch.zeros(0)], ValueError, "`clips[1]` is empty along time: shape (0,)."),
-    ([torch.zeros(2, 3), torch.zeros(1, 3)], ValueError, "`clips` must share every dimension but time: `clips[0]` has leading shape (2,), `clips[1]` has (1,)."),
-    ([torch.zeros(3), torch.zeros(3, dtype=torch.float64)], ValueError, "`clips` must share dtype and device: `clips[0]` is torch.float32 on cpu, `clips[1]` is torch.float64 on cpu."),
-    ([torch.zeros(3), torch.zeros(3, device="meta")], ValueError, "`clips` must share dtype and device: `clips[0]` is torch.float32 on cpu, `clips[1]` is torch.float32 on meta."),
-])
+@pytest.mark.parametrize(
+    "clips, exc, pattern",
+    [
+        (torch.zeros(2, 5), TypeError, "`clips` must be a list of tensors, but got Tensor."),
+        ([], ValueError, "`clips` is empty: nothing to batch."),
+        ([torch.zeros(3), [0.0]], TypeError, "`clips[1]` must be a torch.Tensor, but got list."),
+        (
+            [torch.tensor(1.0)],
+            ValueError,
+            "`clips[0]` must have shape (..., time), but is a scalar.",
+        ),
+        (
+            [torch.zeros(3), torch.zeros(0)],
+            ValueError,
+            "`clips[1]` is empty along time: shape (0,).",
+        ),
+        (
+            [torch.zeros(2, 3), torch.zeros(1, 3)],
+            ValueError,
+            "`clips` must share every dimension but time: `clips[0]` has leading shape (2,), "
+            "`clips[1]` has (1,).",
+        ),
+        (
+            [torch.zeros(3), torch.zeros(3, dtype=torch.float64)],
+            ValueError,
+            "`clips` must share dtype and device: `clips[0]` is torch.float32 on cpu, `clips[1]` "
+            "is torch.float64 on cpu.",
+        ),
+        (
+            [torch.zeros(3), torch.zeros(3, device="meta")],
+            ValueError,
+            "`clips` must share dtype and device: `clips[0]` is torch.float32 on cpu, `clips[1]` "
+            "is torch.float32 on meta.",
+        ),
+    ],
+)
 def test_pad_batch_bad_clips(clips, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         pad_batch(clips)
 
 
 def test_pad_batch_bad_lengths():
-    with pytest.raises(ValueError, match=E("`length` (4) is shorter than the longest clip (5); use `align(..., length)` to crop.")):
+    with pytest.raises(
+        ValueError,
+        match=E(
+            "`length` (4) is shorter than the longest clip (5); use `align(..., length)` to crop."
+        ),
+    ):
         pad_batch([torch.zeros(5), torch.zeros(2)], length=4)
     with pytest.raises(ValueError, match=E("`multiple_of` must be >= 1, but got 0.")):
         pad_batch([torch.zeros(5)], multiple_of=0)
@@ -279,7 +520,9 @@ def test_align_bad_length(length):
 
 
 def test_align_bad_fill_and_empty():
-    with pytest.raises(ValueError, match=E("`mode` must be one of 'pad', 'repeat', but got 'wrap'.")):
+    with pytest.raises(
+        ValueError, match=E("`mode` must be one of 'pad', 'repeat', but got 'wrap'.")
+    ):
         align([torch.zeros(5)], 3, mode="wrap")
     with pytest.raises(ValueError, match=E("`clips[0]` is empty along time: shape (2, 0).")):
         align(torch.zeros(2, 0), 3)
@@ -288,7 +531,9 @@ def test_align_bad_fill_and_empty():
 def test_lengths_to_mask_errors():
     with pytest.raises(ValueError, match=E("`lengths` must be a 1-D tensor of shape (batch,).")):
         lengths_to_mask(torch.ones(2, 2, dtype=torch.int64))
-    with pytest.raises(TypeError, match=E("`lengths` must have an integer dtype, but got torch.float32.")):
+    with pytest.raises(
+        TypeError, match=E("`lengths` must have an integer dtype, but got torch.float32.")
+    ):
         lengths_to_mask(torch.ones(2))
     with pytest.raises(ValueError, match=E("`max_length` must be >= 0, but got -1.")):
         lengths_to_mask(torch.ones(2, dtype=torch.int64), max_length=-1)
@@ -297,17 +542,23 @@ def test_lengths_to_mask_errors():
 # --- spectral ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kw, pattern", [
-    (dict(amin=0.0), "`amin` must be > 0, but got 0.0."),
-    (dict(ref=-1.0), "`ref` must be > 0, but got -1.0."),
-    (dict(top_db=-5.0), "`top_db` must be >= 0 or None, but got -5.0."),
-])
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        (dict(amin=0.0), "`amin` must be > 0, but got 0.0."),
+        (dict(ref=-1.0), "`ref` must be > 0, but got -1.0."),
+        (dict(top_db=-5.0), "`top_db` must be >= 0 or None, but got -5.0."),
+    ],
+)
 def test_power_to_db_bad_args(kw, pattern):
     with pytest.raises(ValueError, match=E(pattern)):
         power_to_db(torch.ones(3, 4), **kw)
 
 
 def test_power_to_db_needs_two_dims_for_top_db():
-    with pytest.raises(ValueError, match=E("`specgram` must have shape (..., freq, time) for `top_db`, but got (5,).")):
+    with pytest.raises(
+        ValueError,
+        match=E("`specgram` must have shape (..., freq, time) for `top_db`, but got (5,)."),
+    ):
         power_to_db(torch.ones(5))
     assert power_to_db(torch.ones(5), top_db=None).shape == (5,)

@@ -69,8 +69,16 @@ def test_cutmix_weight_is_replaced_valid_area_fraction(case):
     if not case["padded"]:
         lengths = None
     offsets = _pair_params(lengths, perm, case["placement"], case["seed"])
-    out, kept = cutmix(x, case["lam"], perm, time_center=centers[0], freq_center=centers[1],
-                       mode=case["mode"], lengths=lengths, offsets=offsets)
+    out, kept = cutmix(
+        x,
+        case["lam"],
+        perm,
+        time_center=centers[0],
+        freq_center=centers[1],
+        mode=case["mode"],
+        lengths=lengths,
+        offsets=offsets,
+    )
     valid_len = torch.full((b,), t) if lengths is None else lengths
     valid = lengths_to_mask(valid_len, t).unsqueeze(1).expand_as(x)
     changed = out != x
@@ -99,8 +107,15 @@ def test_cutmix_band_uses_lambda_and_box_uses_square_root(mode, lam, expected):
     # box: sides sqrt(1 - λ)).
     x = _distinct(2, 20, 100)
     half = torch.full((2,), 0.5, dtype=torch.float64)
-    _, boxes = cutmix(x, lam, torch.tensor([1, 0]), time_center=half, freq_center=half,
-                      mode=mode, return_boxes=True)
+    _, boxes = cutmix(
+        x,
+        lam,
+        torch.tensor([1, 0]),
+        time_center=half,
+        freq_center=half,
+        mode=mode,
+        return_boxes=True,
+    )
     torch.testing.assert_close(boxes.kept, torch.full((2,), expected), atol=1e-6, rtol=0)
     width = (boxes.time_end - boxes.time_start)[0].item()
     if mode == "time":
@@ -146,18 +161,33 @@ def test_cutmix_batch_consistency_and_no_mutation(signals):
     x, lengths = signals.padded_batch([30, 12, 25, 7], garbage=5.0)
     x = x.unsqueeze(1).expand(4, 6, 30).contiguous()  # (batch, freq, time)
     before = x.clone()
-    p = sample_cutmix_params(4, alpha=1.0, lengths=lengths, placement="random",
-                             per_sample=True, generator=_gen(3))
-    out, kept = cutmix(x, p.lam, p.perm, time_center=p.time_center, freq_center=p.freq_center,
-                       mode="box", lengths=lengths, offsets=p.offsets)
+    p = sample_cutmix_params(
+        4, alpha=1.0, lengths=lengths, placement="random", per_sample=True, generator=_gen(3)
+    )
+    out, kept = cutmix(
+        x,
+        p.lam,
+        p.perm,
+        time_center=p.time_center,
+        freq_center=p.freq_center,
+        mode="box",
+        lengths=lengths,
+        offsets=p.offsets,
+    )
     assert torch.equal(x, before)
     for i in range(4):
         j = int(p.perm[i])
         pair = torch.stack([x[i], x[j]])
-        o, k = cutmix(pair, p.lam[i].expand(2), torch.tensor([1, 0]) if j != i else
-                      torch.tensor([0, 1]), time_center=p.time_center[[i, j]],
-                      freq_center=p.freq_center[[i, j]], mode="box",
-                      lengths=lengths[[i, j]], offsets=p.offsets[[i, j]])
+        o, k = cutmix(
+            pair,
+            p.lam[i].expand(2),
+            torch.tensor([1, 0]) if j != i else torch.tensor([0, 1]),
+            time_center=p.time_center[[i, j]],
+            freq_center=p.freq_center[[i, j]],
+            mode="box",
+            lengths=lengths[[i, j]],
+            offsets=p.offsets[[i, j]],
+        )
         assert torch.equal(o[0], out[i])
         assert float(k[0]) == float(kept[i])
 
@@ -174,8 +204,9 @@ def test_cutmix_fade_weight_counts_blended_samples(case, fade):
     if not case["padded"]:
         lengths = None
     offsets = _pair_params(lengths, perm, case["placement"], case["seed"])
-    out, kept = cutmix(x, case["lam"], perm, time_center=centers, lengths=lengths,
-                       offsets=offsets, fade=fade)
+    out, kept = cutmix(
+        x, case["lam"], perm, time_center=centers, lengths=lengths, offsets=offsets, fade=fade
+    )
     _, hard = cutmix(x, case["lam"], perm, time_center=centers, lengths=lengths, offsets=offsets)
     valid_len = torch.full((b,), t) if lengths is None else lengths
     for i in range(b):
@@ -185,7 +216,7 @@ def test_cutmix_fade_weight_counts_blended_samples(case, fade):
             continue
         w = (out[i] - x[i]) / (x[j] - x[i])
         assert bool(((w > -1e-12) & (w < 1 + 1e-12)).all())
-        assert bool((w[int(valid_len[i]):] == 0).all())  # padding untouched
+        assert bool((w[int(valid_len[i]) :] == 0).all())  # padding untouched
         # The weight returned is what was taken, ramps included ...
         taken = float(w.sum() / valid_len[i])
         assert abs((1.0 - float(kept[i])) - taken) < 1e-6
@@ -203,8 +234,8 @@ def test_cutmix_fade_zero_is_the_hard_cut_and_ramps_are_linear():
     assert torch.equal(hard, same) and torch.equal(kept_hard, kept_same)
     out, kept = cutmix(x, 0.5, perm, time_center=half, fade=4)
     # The cut is [25, 75): weights 0.2, 0.4, 0.6, 0.8 in from each edge, 1 inside.
-    torch.testing.assert_close(out[0, 24:31], torch.tensor([0, .2, .4, .6, .8, 1, 1]).double())
-    torch.testing.assert_close(out[0, 69:76], torch.tensor([1, 1, .8, .6, .4, .2, 0]).double())
+    torch.testing.assert_close(out[0, 24:31], torch.tensor([0, 0.2, 0.4, 0.6, 0.8, 1, 1]).double())
+    torch.testing.assert_close(out[0, 69:76], torch.tensor([1, 1, 0.8, 0.6, 0.4, 0.2, 0]).double())
     assert kept.tolist() == pytest.approx([1 - (50 - 4) / 100] * 2)
 
 
@@ -214,7 +245,9 @@ def test_cutmix_errors():
     perm = torch.tensor([1, 0])
     with pytest.raises(ValueError, match="`mode` must be one of"):
         cutmix(x, 0.5, perm, time_center=c, mode="diagonal")
-    with pytest.raises(ValueError, match="needs `time_center` and, for 'freq' or 'box', `freq_center`"):
+    with pytest.raises(
+        ValueError, match="needs `time_center` and, for 'freq' or 'box', `freq_center`"
+    ):
         cutmix(x, 0.5, perm, time_center=c, mode="box")
     with pytest.raises(ValueError, match=r"`time_center` must be a tensor of shape \(2,\)"):
         cutmix(x, 0.5, perm, time_center=torch.rand(3))
@@ -241,8 +274,9 @@ def _achieved_snr(x, out, perm, lengths, offsets):
     """SNR of the sample over what was added, each power over its own valid samples."""
     b, t = x.shape[0], x.shape[-1]
     lengths_ = torch.full((b,), t) if lengths is None else lengths
-    own = mix(x.double(), torch.ones(b, dtype=torch.float64), perm, lengths=lengths,
-              offsets=offsets)
+    own = mix(
+        x.double(), torch.ones(b, dtype=torch.float64), perm, lengths=lengths, offsets=offsets
+    )
     added = out.double() - own
     c = x[0].numel() // t
     p_own = (own.reshape(b, -1) ** 2).sum(1) / (lengths_ * c)
@@ -277,8 +311,9 @@ def test_snr_mix_without_lengths_is_x_plus_scaled_partner(signals):
     out, lam = snr_mix(x, snr, perm)
     p = x.double().pow(2).mean(1)
     g = torch.sqrt(p / (p[perm] * 10 ** (snr.double() / 10)))
-    torch.testing.assert_close(out.double(), x.double() + g[:, None] * x.double()[perm],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        out.double(), x.double() + g[:, None] * x.double()[perm], atol=1e-5, rtol=1e-5
+    )
     assert (_achieved_snr(x, out, perm, None, None) - snr).abs().max() < 0.1
 
 
@@ -321,8 +356,9 @@ def test_sample_snr_params_range_and_reproducibility():
 
 
 def test_a_weighting_matches_librosa():
-    f = np.concatenate([[10.0, 20.0, 31.5, 100.0, 1000.0, 4000.0, 12500.0],
-                        np.linspace(50, 22050, 97)])
+    f = np.concatenate(
+        [[10.0, 20.0, 31.5, 100.0, 1000.0, 4000.0, 12500.0], np.linspace(50, 22050, 97)]
+    )
     ours = a_weighting(torch.from_numpy(f), min_db=None).numpy()
     ref = librosa.A_weighting(f, min_db=None)
     # Same closed form in float64: agreement to round-off.
@@ -356,8 +392,9 @@ def test_a_weighted_gain_scale_and_sine_level(signals):
 @given(r=st.floats(0.0, 1.0), g1=st.floats(-80, 20), g2=st.floats(-80, 20))
 def test_bc_weight_is_the_paper_formula(r, g1, g2):
     f64 = dict(dtype=torch.float64)
-    p = float(bc_weight(torch.tensor([r], **f64), torch.tensor([g1], **f64),
-                        torch.tensor([g2], **f64)))
+    p = float(
+        bc_weight(torch.tensor([r], **f64), torch.tensor([g1], **f64), torch.tensor([g2], **f64))
+    )
     if r in (0.0, 1.0):
         assert p == r
     else:
@@ -406,8 +443,14 @@ def test_bc_mix_lengths_batch_consistency(signals):
     assert torch.equal(x, before)
     for i in range(4):
         j = int(perm[i])
-        o, q = bc_mix(x[[i, j]], r[[i, j]], torch.tensor([1, 0]), sample_rate=16000,
-                      lengths=lengths[[i, j]], offsets=offsets[[i, j]])
+        o, q = bc_mix(
+            x[[i, j]],
+            r[[i, j]],
+            torch.tensor([1, 0]),
+            sample_rate=16000,
+            lengths=lengths[[i, j]],
+            offsets=offsets[[i, j]],
+        )
         torch.testing.assert_close(o[0], out[i], atol=1e-6, rtol=1e-6)
         torch.testing.assert_close(q[0], p[i])
 
@@ -426,10 +469,12 @@ def test_sample_bc_params_rejects_same_class_pairs():
     assert not same.applied.any()
     assert same.lam.tolist() == [1.0] * 4 and same.perm.tolist() == [0, 1, 2, 3]
     # Reproducible, uniform r by default, and offsets follow the final partners.
-    a = sample_bc_params(8, labels=labels, lengths=torch.arange(1, 9), placement="random",
-                         generator=_gen(5))
-    b = sample_bc_params(8, labels=labels, lengths=torch.arange(1, 9), placement="random",
-                         generator=_gen(5))
+    a = sample_bc_params(
+        8, labels=labels, lengths=torch.arange(1, 9), placement="random", generator=_gen(5)
+    )
+    b = sample_bc_params(
+        8, labels=labels, lengths=torch.arange(1, 9), placement="random", generator=_gen(5)
+    )
     assert torch.equal(a.perm, b.perm) and torch.equal(a.lam, b.lam)
     gap = (torch.arange(1, 9) - torch.arange(1, 9)[a.perm]).abs()
     assert ((a.offsets >= 0) & (a.offsets <= gap)).all()
@@ -513,16 +558,26 @@ def test_params_to_keeps_the_class_and_every_field():
 def test_public_surface_errors():
     x = torch.randn(2, 600, generator=_gen(7))
     perm = torch.tensor([1, 0])
-    with pytest.raises(ValueError, match=r"bc_mix needs `sample_rate` to compute the gains, or "
-                                         r"`gain_db`"):
+    with pytest.raises(
+        ValueError,
+        match=r"bc_mix needs `sample_rate` to compute the gains, or "
+        r"`gain_db`",
+    ):
         bc_mix(x, 0.5, perm)
-    with pytest.raises(ValueError, match=r"`gain_db` must be a tensor of shape \(batch,\) = "
-                                         r"\(2,\), but got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`gain_db` must be a tensor of shape \(batch,\) = "
+        r"\(2,\), but got \(3,\)",
+    ):
         bc_mix(x, 0.5, perm, gain_db=torch.zeros(3))
-    with pytest.raises(ValueError, match=r"`window` must have shape \(n_fft,\) = \(256,\) and "
-                                         r"`weights` \(n_fft // 2 \+ 1,\) = \(129,\), but got "
-                                         r"\(256,\) and \(100,\)"):
-        a_weighted_gain(x, sample_rate=16000, window=torch.hann_window(256),
-                        weights=torch.ones(100))
+    with pytest.raises(
+        ValueError,
+        match=r"`window` must have shape \(n_fft,\) = \(256,\) and "
+        r"`weights` \(n_fft // 2 \+ 1,\) = \(129,\), but got "
+        r"\(256,\) and \(100,\)",
+    ):
+        a_weighted_gain(
+            x, sample_rate=16000, window=torch.hann_window(256), weights=torch.ones(100)
+        )
     with pytest.raises(ValueError, match=r"`window` must have shape \(n_fft,\) = \(128,\)"):
         a_weighted_gain(x, sample_rate=16000, n_fft=128, window=torch.hann_window(256))

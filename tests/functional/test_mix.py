@@ -44,7 +44,9 @@ def test_mix_matches_reference(shape, float_dtype, device):
     torch.testing.assert_close(out.cpu().double(), ref, **TOL[float_dtype])
 
 
-@pytest.mark.parametrize("lam", [0.3, torch.tensor(0.3), torch.full((6,), 0.3)], ids=["float", "0d", "B"])
+@pytest.mark.parametrize(
+    "lam", [0.3, torch.tensor(0.3), torch.full((6,), 0.3)], ids=["float", "0d", "B"]
+)
 def test_lam_forms_broadcast_alike(lam):
     x = torch.randn(6, 2, 50, generator=_gen())
     perm = sample_permutation(6, generator=_gen(1))
@@ -155,8 +157,9 @@ def test_mix_is_differentiable():
     mix(x, lam, torch.tensor([1, 2, 0]), lengths=torch.tensor([20, 5, 9])).sum().backward()
     assert x.grad[1, 5:].abs().sum() == 0  # padding gets no gradient
     with torch.no_grad():  # the fast path without autograd gives the same values
-        assert torch.equal(mix(x, lam, torch.tensor([1, 2, 0])),
-                           mix(x.detach(), lam, torch.tensor([1, 2, 0])))
+        assert torch.equal(
+            mix(x, lam, torch.tensor([1, 2, 0])), mix(x.detach(), lam, torch.tensor([1, 2, 0]))
+        )
 
 
 # --- variable lengths --------------------------------------------------------------------------
@@ -196,8 +199,9 @@ def test_variable_length_mix(lengths, channels, placement, garbage, seed, signal
     # Extra padding beyond the longest clip too.
     x = torch.cat([x, torch.full((*x.shape[:-1], 3), garbage)], dim=-1)
     before = x.clone()
-    params = sample_mix_params(b, alpha=1.0, per_sample=True, lengths=lengths_t,
-                               placement=placement, generator=_gen(seed))
+    params = sample_mix_params(
+        b, alpha=1.0, per_sample=True, lengths=lengths_t, placement=placement, generator=_gen(seed)
+    )
     out = mix(x, params.lam, params.perm, lengths=lengths_t, offsets=params.offsets)
     torch.testing.assert_close(x, before, rtol=0, atol=0, equal_nan=True)  # never mutated
     assert torch.isfinite(out).all() and out.abs().max() < 100  # garbage never leaks
@@ -212,15 +216,19 @@ def test_variable_length_mix(lengths, channels, placement, garbage, seed, signal
     torch.testing.assert_close(out.double(), ref, atol=1e-6, rtol=1e-6)
 
 
-@given(lengths=length_lists, placement=st.sampled_from(["start", "center", "random"]),
-       seed=st.integers(0, 2**16))
+@given(
+    lengths=length_lists,
+    placement=st.sampled_from(["start", "center", "random"]),
+    seed=st.integers(0, 2**16),
+)
 def test_variable_length_placement_is_exact(lengths, placement, seed, signals):
     # lam = 1 shows where each clip itself lands, lam = 0 where its partner lands: exactly at
     # the drawn offset when it is the shorter of the pair, at 0 otherwise.
     x, lengths_t = signals.padded_batch(lengths, garbage=float("nan"), seed=seed)
     b = x.shape[0]
-    params = sample_mix_params(b, alpha=1.0, lengths=lengths_t, placement=placement,
-                               generator=_gen(seed))
+    params = sample_mix_params(
+        b, alpha=1.0, lengths=lengths_t, placement=placement, generator=_gen(seed)
+    )
     perm, offsets = params.perm, params.offsets
     own = mix(x, torch.ones(b), perm, lengths=lengths_t, offsets=offsets)
     partner = mix(x, torch.zeros(b), perm, lengths=lengths_t, offsets=offsets)
@@ -239,8 +247,12 @@ def test_variable_length_placement_is_exact(lengths, placement, seed, signals):
 
 def test_variable_length_center_example():
     # A clip of 2 mixed with one of 6 at the centre: offset 2.
-    x = torch.tensor([[1.0, 1.0, float("nan"), float("nan"), float("nan"), float("nan")],
-                      [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]])
+    x = torch.tensor(
+        [
+            [1.0, 1.0, float("nan"), float("nan"), float("nan"), float("nan")],
+            [2.0, 2.0, 2.0, 2.0, 2.0, 2.0],
+        ]
+    )
     lengths = torch.tensor([2, 6])
     out = mix(x, 0.5, torch.tensor([1, 0]), lengths=lengths, offsets=torch.tensor([2, 2]))
     expected = torch.tensor([[1.0, 1.0, 1.5, 1.5, 1.0, 1.0], [1.0, 1.0, 1.5, 1.5, 1.0, 1.0]])
@@ -253,13 +265,31 @@ def test_variable_length_fill_per_clip():
     lengths = torch.tensor([2, 4])
     fill = torch.tensor([-80.0, -60.0])
     out = mix(x, 0.25, torch.tensor([1, 0]), lengths=lengths, fill=fill)
-    expected = torch.tensor([
-        [0.25 * 5 + 0.75 * 7, 0.25 * 5 + 0.75 * 7, 0.25 * -80 + 0.75 * 7, 0.25 * -80 + 0.75 * 7],
-        [0.25 * 7 + 0.75 * 5, 0.25 * 7 + 0.75 * 5, 0.25 * 7 + 0.75 * -80, 0.25 * 7 + 0.75 * -80],
-    ])
+    expected = torch.tensor(
+        [
+            [
+                0.25 * 5 + 0.75 * 7,
+                0.25 * 5 + 0.75 * 7,
+                0.25 * -80 + 0.75 * 7,
+                0.25 * -80 + 0.75 * 7,
+            ],
+            [
+                0.25 * 7 + 0.75 * 5,
+                0.25 * 7 + 0.75 * 5,
+                0.25 * 7 + 0.75 * -80,
+                0.25 * 7 + 0.75 * -80,
+            ],
+        ]
+    )
     torch.testing.assert_close(out, expected)
-    ref = _reference_lengths(x, torch.full((2,), 0.25), torch.tensor([1, 0]), lengths,
-                             torch.zeros(2, dtype=torch.int64), fill)
+    ref = _reference_lengths(
+        x,
+        torch.full((2,), 0.25),
+        torch.tensor([1, 0]),
+        lengths,
+        torch.zeros(2, dtype=torch.int64),
+        fill,
+    )
     torch.testing.assert_close(out.double(), ref)
 
 
@@ -272,13 +302,21 @@ def test_variable_length_full_lengths_equal_plain_mix():
 
 
 def test_variable_length_dtypes(float_dtype, device, signals):
-    x, lengths = signals.padded_batch([30, 12, 7, 30, 21], channels=2, garbage=1e4,
-                                      dtype=float_dtype)
+    x, lengths = signals.padded_batch(
+        [30, 12, 7, 30, 21], channels=2, garbage=1e4, dtype=float_dtype
+    )
     x, lengths = x.to(device), lengths.to(device)
-    params = sample_mix_params(5, alpha=1.0, per_sample=True, lengths=lengths.cpu(),
-                               placement="random", generator=_gen()).to(device)
+    params = sample_mix_params(
+        5, alpha=1.0, per_sample=True, lengths=lengths.cpu(), placement="random", generator=_gen()
+    ).to(device)
     out = mix(x, params.lam, params.perm, lengths=lengths, offsets=params.offsets)
     assert out.dtype == float_dtype and out.device.type == device
-    ref = _reference_lengths(x.cpu(), params.lam.to(float_dtype).cpu(), params.perm.cpu(),
-                             lengths.cpu(), params.offsets.cpu(), 0.0)
+    ref = _reference_lengths(
+        x.cpu(),
+        params.lam.to(float_dtype).cpu(),
+        params.perm.cpu(),
+        lengths.cpu(),
+        params.offsets.cpu(),
+        0.0,
+    )
     torch.testing.assert_close(out.cpu().double(), ref, **TOL[float_dtype])

@@ -49,8 +49,9 @@ def batches(draw):
     for _ in range(draw(st.integers(0, 3))):
         flat = draw(st.integers(0, x.numel() - 1))
         x.view(-1)[flat] = draw(st.sampled_from(BAD))
-    lam = torch.tensor(draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.3, 0.999]),
-                                     min_size=b, max_size=b)))
+    lam = torch.tensor(
+        draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.3, 0.999]), min_size=b, max_size=b))
+    )
     kind = draw(st.sampled_from(["identity", "permutation", "repeats"]))
     if kind == "identity":
         perm = torch.arange(b)
@@ -93,16 +94,22 @@ def test_check_finite_raises_iff_the_valid_input_is_not_finite(batch):
 def test_check_finite_message_names_the_argument_and_the_way_out():
     x = torch.zeros(3, 50)
     x[1, 7] = float("nan")
-    with pytest.raises(ValueError, match=r"^`waveform` contains NaN or Inf values\. Clean the "
-                                         r"input, or pass `check_finite=False` to mix it anyway"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`waveform` contains NaN or Inf values\. Clean the "
+        r"input, or pass `check_finite=False` to mix it anyway",
+    ):
         mix(x, 0.5, torch.tensor([2, 0, 1]), check_finite=True, name="waveform")
     lengths = torch.tensor([50, 50, 20])
     x[1, 7] = 0.0
     x[2, 30] = float("inf")  # padding: never read
     mix(x, 0.5, torch.tensor([2, 0, 1]), lengths=lengths, check_finite=True)
     x[2, 3] = float("-inf")
-    with pytest.raises(ValueError, match=r"^`specgram` contains NaN or Inf values in its valid "
-                                         r"region\. Clean the input, or pass `check_finite=False`"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`specgram` contains NaN or Inf values in its valid "
+        r"region\. Clean the input, or pass `check_finite=False`",
+    ):
         mix(x, 0.5, torch.tensor([2, 0, 1]), lengths=lengths, check_finite=True, name="specgram")
 
 
@@ -114,8 +121,15 @@ def test_name_is_used_in_the_other_messages_too():
         mix(x, 0.5, torch.tensor([1, 0]), out=x, name="waveform")
 
 
-@pytest.mark.parametrize("dtype, big", [(torch.float32, 3e38), (torch.float64, 1.7e308),
-                                        (torch.bfloat16, 3e38), (torch.float16, 60000.0)])
+@pytest.mark.parametrize(
+    "dtype, big",
+    [
+        (torch.float32, 3e38),
+        (torch.float64, 1.7e308),
+        (torch.bfloat16, 3e38),
+        (torch.float16, 60000.0),
+    ],
+)
 def test_finite_input_whose_mix_overflows_is_not_reported(dtype, big):
     # Decision: the check is about the input. b - a overflows for values near the dtype's
     # maximum and opposite signs; the output then holds ±Inf exactly as without the check.
@@ -147,8 +161,11 @@ def test_non_finite_fill_is_not_the_input():
     assert torch.isfinite(out[both]).all()
 
 
-@pytest.mark.parametrize("row_elems", [_mixing._BLOCK_BYTES // 4 // 8 + 3,
-                                       _mixing._BLOCK_BYTES // 4 + 11], ids=["rows", "columns"])
+@pytest.mark.parametrize(
+    "row_elems",
+    [_mixing._BLOCK_BYTES // 4 // 8 + 3, _mixing._BLOCK_BYTES // 4 + 11],
+    ids=["rows", "columns"],
+)
 def test_check_finite_in_every_block_path(row_elems):
     # Batches past _BLOCK_BYTES are mixed (and checked) block by block, or column by column.
     b = 9 if row_elems < _mixing._BLOCK_BYTES // 4 else 2
@@ -165,8 +182,7 @@ def test_check_finite_with_autograd():
     x[0, 0] = float("inf")
     x.requires_grad_()
     with pytest.raises(ValueError, match="`h` contains NaN or Inf values"):
-        mix(x, torch.tensor([0.0, 1.0, 0.5]), torch.tensor([1, 2, 0]), check_finite=True,
-            name="h")
+        mix(x, torch.tensor([0.0, 1.0, 0.5]), torch.tensor([1, 2, 0]), check_finite=True, name="h")
     lengths = torch.tensor([10, 10, 4])
     with pytest.raises(ValueError, match="in its valid region"):
         mix(x, 0.5, torch.tensor([1, 2, 0]), lengths=lengths, check_finite=True)
@@ -194,8 +210,11 @@ def _placed_reference(x, lam, perm, lengths, offsets, fill):
     return torch.lerp(par, own, w).view_as(x)
 
 
-@pytest.mark.parametrize("block, smallest", [(2 << 20, 256 << 10), (256, 64), (40, 8)],
-                         ids=["default", "small-blocks", "column-chunks"])
+@pytest.mark.parametrize(
+    "block, smallest",
+    [(2 << 20, 256 << 10), (256, 64), (40, 8)],
+    ids=["default", "small-blocks", "column-chunks"],
+)
 @given(
     lengths=st.lists(st.integers(1, 40), min_size=1, max_size=6),
     channels=st.sampled_from([None, 3]),
@@ -204,21 +223,27 @@ def _placed_reference(x, lam, perm, lengths, offsets, fill):
     dtype=st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.float64]),
     seed=st.integers(0, 2**16),
 )
-def test_length_aware_blocks_are_exact(block, smallest, lengths, channels, placement, fill,
-                                       dtype, seed):
+def test_length_aware_blocks_are_exact(
+    block, smallest, lengths, channels, placement, fill, dtype, seed
+):
     # Whole samples per block, channel rows per block, or column chunks of a row: every way
     # of cutting the batch gives the reference bit for bit, whatever garbage the padding holds.
-    x, lengths_t = padded_batch(lengths, channels=channels, garbage=float("nan"), seed=seed,
-                                dtype=dtype)
+    x, lengths_t = padded_batch(
+        lengths, channels=channels, garbage=float("nan"), seed=seed, dtype=dtype
+    )
     b = x.shape[0]
     g = generator(seed)
     fill_v = torch.randn(b, generator=g).to(dtype) * 10 if fill == "per-clip" else fill
-    params = sample_mix_params(b, alpha=1.0, per_sample=True, lengths=lengths_t,
-                               placement=placement, generator=g)
-    with mock.patch.object(_mix_lengths, "_LENGTHS_BLOCK_BYTES", block), \
-            mock.patch.object(_mix_lengths, "_LENGTHS_MIN_BLOCK_BYTES", smallest):
-        out = mix(x, params.lam, params.perm, lengths=lengths_t, offsets=params.offsets,
-                  fill=fill_v)
+    params = sample_mix_params(
+        b, alpha=1.0, per_sample=True, lengths=lengths_t, placement=placement, generator=g
+    )
+    with (
+        mock.patch.object(_mix_lengths, "_LENGTHS_BLOCK_BYTES", block),
+        mock.patch.object(_mix_lengths, "_LENGTHS_MIN_BLOCK_BYTES", smallest),
+    ):
+        out = mix(
+            x, params.lam, params.perm, lengths=lengths_t, offsets=params.offsets, fill=fill_v
+        )
     ref = _placed_reference(x, params.lam, params.perm, lengths_t, params.offsets, fill_v)
     assert torch.equal(out, ref)
     if fill == -0.0:  # the sign of a zero fill is kept too
@@ -242,14 +267,23 @@ def test_length_aware_peak_memory_is_under_twice_the_output():
     g = generator(3)
     x = torch.randn(64, 16000, generator=g)
     lengths = torch.randint(8000, 16001, (64,), generator=g)
-    params = sample_mix_params(64, alpha=1.0, per_sample=True, lengths=lengths,
-                               placement="random", generator=g)
+    params = sample_mix_params(
+        64, alpha=1.0, per_sample=True, lengths=lengths, placement="random", generator=g
+    )
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        out = mix(x, params.lam, params.perm, lengths=lengths, offsets=params.offsets,
-                  fill=torch.full((64,), -1.0))
+        out = mix(
+            x,
+            params.lam,
+            params.perm,
+            lengths=lengths,
+            offsets=params.offsets,
+            fill=torch.full((64,), -1.0),
+        )
         del out
-    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
+    events = sorted(
+        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+        key=lambda e: e.start_ns(),
+    )
     level = peak = 0
     for e in events:
         level += e.nbytes()
@@ -261,8 +295,14 @@ def test_length_aware_peak_memory_is_under_twice_the_output():
 def test_length_aware_mix_does_not_synchronise_on_gpu():
     x = torch.randn(8, 1000, device="cuda")
     lengths = torch.randint(1, 1001, (8,), generator=generator()).cuda()
-    params = sample_mix_params(8, alpha=1.0, per_sample=True, lengths=lengths.cpu(),
-                               placement="random", generator=generator()).to("cuda")
+    params = sample_mix_params(
+        8,
+        alpha=1.0,
+        per_sample=True,
+        lengths=lengths.cpu(),
+        placement="random",
+        generator=generator(),
+    ).to("cuda")
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
@@ -283,8 +323,9 @@ def test_device_path_equals_host_path(lengths, channels, placement, seed):
     x, lengths_t = padded_batch(lengths, channels=channels, garbage=float("inf"), seed=seed)
     b = x.shape[0]
     g = generator(seed)
-    params = sample_mix_params(b, alpha=1.0, per_sample=True, lengths=lengths_t,
-                               placement=placement, generator=g)
+    params = sample_mix_params(
+        b, alpha=1.0, per_sample=True, lengths=lengths_t, placement=placement, generator=g
+    )
     fill = torch.randn(b, generator=g)
     kw = dict(lengths=lengths_t, offsets=params.offsets, fill=fill, validate=False)
     host = mix(x, params.lam, params.perm, **kw)

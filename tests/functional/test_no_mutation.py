@@ -42,8 +42,9 @@ CALLS = {
         F.mix_targets(a["labels"], a["lam"], a["perm"], num_classes=3, label_smoothing=0.1),
         F.mix_targets(a["soft"], a["lam"], a["perm"]),
         F.mix_targets(a["soft"], a["lam"], a["perm"], label_smoothing=0.2),
-        F.mix_targets(a["multi"], a["lam"], a["perm"], multilabel=True, union=True,
-                      label_smoothing=0.1),
+        F.mix_targets(
+            a["multi"], a["lam"], a["perm"], multilabel=True, union=True, label_smoothing=0.1
+        ),
     ],
     "prepare_targets": lambda a: [
         F.prepare_targets(a["labels"], num_classes=3, label_smoothing=0.1),
@@ -61,18 +62,28 @@ CALLS = {
         for p in ("start", "center", "random")
     ],
     "sample_mix_params": lambda a: [
-        F.sample_mix_params(4, alpha=0.4, p=0.5, per_sample=True, lengths=a["lengths"],
-                            placement="random", generator=_gen())
+        F.sample_mix_params(
+            4,
+            alpha=0.4,
+            p=0.5,
+            per_sample=True,
+            lengths=a["lengths"],
+            placement="random",
+            generator=_gen(),
+        )
     ],
     "mix_lengths": lambda a: [F.mix_lengths(a["lengths"], a["perm"])],
     "lengths_to_mask": lambda a: [F.lengths_to_mask(a["lengths"], 60)],
     "pad_batch": lambda a: [F.pad_batch(a["clips"], pad_value=-1.0, multiple_of=8)],
     "align": lambda a: [
         F.align(a["clips"], 8, mode=fill, placement=pos, generator=_gen())
-        for fill in ("pad", "repeat") for pos in ("start", "center", "random")
+        for fill in ("pad", "repeat")
+        for pos in ("start", "center", "random")
     ],
-    "power_to_db": lambda a: [F.power_to_db(a["power"]), F.power_to_db(a["power"], top_db=None,
-                                                                        ref=2.0)],
+    "power_to_db": lambda a: [
+        F.power_to_db(a["power"]),
+        F.power_to_db(a["power"], top_db=None, ref=2.0),
+    ],
     "db_to_power": lambda a: [F.db_to_power(a["db"]), F.db_to_power(a["db"], ref=2.0)],
 }
 
@@ -85,10 +96,14 @@ def _snapshot(a):
 
 def _assert_unchanged(a, before):
     for k, v in a.items():
-        for now, then in zip(v if isinstance(v, list) else [v], before[k] if isinstance(v, list)
-                             else [before[k]], strict=True):
-            torch.testing.assert_close(now, then, rtol=0, atol=0, equal_nan=True,
-                                       msg=f"argument {k!r} was modified")
+        for now, then in zip(
+            v if isinstance(v, list) else [v],
+            before[k] if isinstance(v, list) else [before[k]],
+            strict=True,
+        ):
+            torch.testing.assert_close(
+                now, then, rtol=0, atol=0, equal_nan=True, msg=f"argument {k!r} was modified"
+            )
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

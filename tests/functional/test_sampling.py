@@ -86,8 +86,15 @@ def test_lambda_reproducible_with_generator():
 def test_lambda_does_not_touch_global_rng_when_given_a_generator():
     state = torch.get_rng_state()
     sample_lambda(0.4, 16, generator=_gen(7))
-    sample_mix_params(8, alpha=0.4, generator=_gen(7), lengths=torch.arange(1, 9),
-                      placement="random", per_sample=True, p=0.5)
+    sample_mix_params(
+        8,
+        alpha=0.4,
+        generator=_gen(7),
+        lengths=torch.arange(1, 9),
+        placement="random",
+        per_sample=True,
+        p=0.5,
+    )
     assert torch.equal(state, torch.get_rng_state())
 
 
@@ -182,8 +189,9 @@ def test_mix_params_p_extremes(p):
 @pytest.mark.parametrize("placement", ["start", "center", "random"])
 def test_mix_params_offsets(placement):
     lengths = torch.tensor([100, 40, 7, 100, 63])
-    params = sample_mix_params(5, alpha=0.4, lengths=lengths, placement=placement,
-                               generator=_gen(2))
+    params = sample_mix_params(
+        5, alpha=0.4, lengths=lengths, placement=placement, generator=_gen(2)
+    )
     gap = (lengths - lengths[params.perm]).abs()
     assert params.offsets is not None and params.offsets.shape == (5,)
     assert ((params.offsets >= 0) & (params.offsets <= gap)).all()
@@ -200,8 +208,7 @@ def test_mix_params_reproducible():
 
 
 def test_mix_params_to(device):
-    params = sample_mix_params(4, alpha=0.4, lengths=torch.tensor([3, 4, 5, 6]),
-                               generator=_gen())
+    params = sample_mix_params(4, alpha=0.4, lengths=torch.tensor([3, 4, 5, 6]), generator=_gen())
     moved = params.to(device)
     for name in ("lam", "perm", "applied", "offsets"):
         assert getattr(moved, name).device.type == device

@@ -51,8 +51,9 @@ def test_db_to_power_inverts_power_to_db():
     for ref in (1.0, 2.0):
         db = power_to_db(specgram, ref=ref, top_db=None)
         torch.testing.assert_close(db_to_power(db, ref=ref), specgram, rtol=1e-12, atol=0)
-        np.testing.assert_allclose(db_to_power(db, ref=ref).numpy(),
-                                   librosa.db_to_power(db.numpy(), ref=ref), rtol=1e-12)
+        np.testing.assert_allclose(
+            db_to_power(db, ref=ref).numpy(), librosa.db_to_power(db.numpy(), ref=ref), rtol=1e-12
+        )
 
 
 def test_spectral_dtypes_and_no_mutation(float_dtype, device):

@@ -155,10 +155,12 @@ def test_label_smoothing_applied_before_mixing():
     eps, c, lam = 0.2, 4, 0.7
     out = mix_targets(labels, lam, torch.tensor([1, 0]), num_classes=c, label_smoothing=eps)
     hi, lo = 1 - eps + eps / c, eps / c
-    expected = torch.tensor([
-        [lam * hi + (1 - lam) * lo, lam * lo + (1 - lam) * hi, lo, lo],
-        [(1 - lam) * hi + lam * lo, (1 - lam) * lo + lam * hi, lo, lo],
-    ])
+    expected = torch.tensor(
+        [
+            [lam * hi + (1 - lam) * lo, lam * lo + (1 - lam) * hi, lo, lo],
+            [(1 - lam) * hi + lam * lo, (1 - lam) * lo + lam * hi, lo, lo],
+        ]
+    )
     torch.testing.assert_close(out, expected)
     torch.testing.assert_close(out.sum(1), torch.ones(2))
 
@@ -173,8 +175,7 @@ def test_multilabel_weighted_mix_and_union():
     union = mix_targets(multi_hot, 0.25, perm, multilabel=True, union=True)
     assert torch.equal(union, torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 0.0]]))
     # Union is independent of lam; with smoothing, the max of smoothed targets.
-    smoothed = mix_targets(multi_hot, 0.9, perm, multilabel=True, union=True,
-                           label_smoothing=0.1)
+    smoothed = mix_targets(multi_hot, 0.9, perm, multilabel=True, union=True, label_smoothing=0.1)
     torch.testing.assert_close(smoothed, torch.tensor([[0.95] * 3 + [0.05]] * 2))
 
 
@@ -193,8 +194,12 @@ def test_mix_targets_does_not_mutate_labels():
 
 def test_mix_targets_device(device):
     labels = torch.tensor([0, 2, 1], device=device)
-    out = mix_targets(labels, torch.tensor([0.3, 0.6, 1.0], device=device),
-                      torch.tensor([2, 0, 1], device=device), num_classes=3)
+    out = mix_targets(
+        labels,
+        torch.tensor([0.3, 0.6, 1.0], device=device),
+        torch.tensor([2, 0, 1], device=device),
+        num_classes=3,
+    )
     assert out.device.type == device
 
 
@@ -228,8 +233,9 @@ def test_soft_ce_reductions_and_module():
     none = soft_target_cross_entropy(logits, targets, reduction="none")
     assert none.shape == (4,)
     torch.testing.assert_close(soft_target_cross_entropy(logits, targets), none.mean())
-    torch.testing.assert_close(soft_target_cross_entropy(logits, targets, reduction="sum"),
-                               none.sum())
+    torch.testing.assert_close(
+        soft_target_cross_entropy(logits, targets, reduction="sum"), none.sum()
+    )
     for reduction in ("mean", "sum", "none"):
         torch.testing.assert_close(
             SoftTargetCrossEntropy(reduction)(logits, targets),
@@ -254,8 +260,9 @@ def test_soft_ce_half_targets_float_logits():
     targets = _soft(3, 4, dtype=torch.float16)
     loss = soft_target_cross_entropy(logits, targets)
     assert loss.dtype == torch.float32
-    torch.testing.assert_close(loss, soft_target_cross_entropy(logits, targets.float()),
-                               atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(
+        loss, soft_target_cross_entropy(logits, targets.float()), atol=1e-3, rtol=1e-3
+    )
 
 
 # --- an empty batch ----------------------------------------------------------------------------

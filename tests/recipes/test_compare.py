@@ -33,7 +33,14 @@ def test_quick_comparison_on_the_builtin_data(tmp_path):
     methods, two noise rates, table and figures; a second call trains nothing."""
     pytest.importorskip("espeakng_loader", reason="the built-in data needs the speech extra")
     out = tmp_path / "cmp"
-    argv = ["--quick", "--out", str(out), "--quiet", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    argv = [
+        "--quick",
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        f"data.cache_dir={tmp_path / 'cache'}",
+    ]
     assert C.main(argv) == 0
     text = _check_outputs(out, C.QUICK_METHODS, C.QUICK_NOISE)
     assert "built-in synthetic" in text
@@ -49,17 +56,40 @@ def test_comparison_on_a_folder_with_two_jobs_and_an_unfinished_run(tmp_path):
     data = make_tiny_speech_commands(tmp_path / "sc", speakers=5, clips=1)
     out = tmp_path / "cmp"
     argv = [
-        "--data-dir", str(data), "--out", str(out), "--quiet", "--methods", "none", "waveform+rms",
-        "--noise", "0", "--seeds", "0", "1", "--jobs", "2", "--threads", "1",
-        "--set", "model.width=4", "--set", "train.epochs=1", "--set", "eval.train_subset=16",
-        "--set", "train.batch_size=16",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--quiet",
+        "--methods",
+        "none",
+        "waveform+rms",
+        "--noise",
+        "0",
+        "--seeds",
+        "0",
+        "1",
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+        "--set",
+        "model.width=4",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "eval.train_subset=16",
+        "--set",
+        "train.batch_size=16",
     ]
     assert C.main(argv) == 0
     text = _check_outputs(out, ["none", "waveform+rms"], [0.0])
     assert "Speech Commands" in text
     assert "## Results (mean ± std over seeds)" in text  # two seeds: a spread
     assert "| 0% | none | clean |" not in text and "| 0% | waveform+rms | clean |" in text
-    metrics = json.loads((out / "runs" / C.run_name("waveform+rms", 0.0, 1) / "metrics.json").read_text())
+    metrics = json.loads(
+        (out / "runs" / C.run_name("waveform+rms", 0.0, 1) / "metrics.json").read_text()
+    )
     assert metrics["method"] == "waveform" and metrics["normalize_rms"] is True
     # A run whose outputs went missing is trained again, the others are kept.
     (out / "runs" / C.run_name("none", 0.0, 1) / "metrics.json").unlink()
@@ -68,16 +98,30 @@ def test_comparison_on_a_folder_with_two_jobs_and_an_unfinished_run(tmp_path):
 
 
 def test_method_names():
-    assert C.method_overrides("waveform+rms") == {"mixup.method": "waveform", "mixup.normalize_rms": True}
+    assert C.method_overrides("waveform+rms") == {
+        "mixup.method": "waveform",
+        "mixup.normalize_rms": True,
+    }
     assert C.method_overrides("spectrogram_cutmix+rms")["mixup.normalize_rms"] is True
     with pytest.raises(ValueError, match="unknown method 'cutout'"):
         C.method_overrides("cutout")
 
 
 def _fake_run(label: str, noise: float, seed: int, acc: float) -> dict:
-    test = {"accuracy": acc, "nll": 1 - acc, "ece": 0.1, "nll_ts": 0.5, "ece_ts": 0.05, "temperature": 1.5}
+    test = {
+        "accuracy": acc,
+        "nll": 1 - acc,
+        "ece": 0.1,
+        "nll_ts": 0.5,
+        "ece_ts": 0.05,
+        "temperature": 1.5,
+    }
     return {
-        "label": label, "noise": noise, "seed": seed, "history": [], "info": {"wall_seconds": 10.0},
+        "label": label,
+        "noise": noise,
+        "seed": seed,
+        "history": [],
+        "info": {"wall_seconds": 10.0},
         "metrics": {"test": test, "train": {"accuracy_noisy": 0.6, "accuracy_clean": 0.9}},
     }
 

@@ -316,7 +316,9 @@ def test_thirty_five_word_task_uses_every_word_in_order(folder):
 
 def test_twelve_class_task_has_silence_only_where_there_is_noise(copy):
     shutil.rmtree(copy / "_background_noise_")
-    with pytest.raises(ValueError, match="has no readable recording there; add them, or pass silence_ratio=0"):
+    with pytest.raises(
+        ValueError, match="has no readable recording there; add them, or pass silence_ratio=0"
+    ):
         SpeechCommands(copy, "training", silence_ratio=1.0)
     for ratio in (None, 0):
         ds = SpeechCommands(copy, "training", silence_ratio=ratio)
@@ -328,22 +330,32 @@ def test_own_keywords_and_the_degenerate_task(copy):
     ds = SpeechCommands(copy, "training", keywords=["tree", "cat", "yes"])
     assert ds.class_names == ["_silence_", "_unknown_", "tree", "cat", "yes"]
     assert ds.missing_keywords == []
-    assert {ds.class_names[y] for y, p in zip(ds.labels.tolist(), ds.paths, strict=True)
-            if p is not None and p.parent.name in ("no", "up")} == {"_unknown_"}
+    assert {
+        ds.class_names[y]
+        for y, p in zip(ds.labels.tolist(), ds.paths, strict=True)
+        if p is not None and p.parent.name in ("no", "up")
+    } == {"_unknown_"}
     # Every word a keyword: no _unknown_ class (it would have no clips).
     every = SpeechCommands(copy, "training", keywords=list(WORDS))
     assert every.class_names == ["_silence_", *WORDS]
-    with pytest.raises(ValueError, match=r"needs at least two of its keywords as word folders, "
-                       r"but .* has 1 of \['yes', 'dog'\] \(yes\); its word folders are: cat, no, "
-                       r"tree, up, yes\. Choose keywords among them with"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs at least two of its keywords as word folders, "
+        r"but .* has 1 of \['yes', 'dog'\] \(yes\); its word folders are: cat, no, "
+        r"tree, up, yes\. Choose keywords among them with",
+    ):
         SpeechCommands(copy, "training", keywords=["yes", "dog"])
-    with pytest.raises(ValueError, match=r"has 0 of .*or train on every word folder with `--set data.task=35`"):
+    with pytest.raises(
+        ValueError, match=r"has 0 of .*or train on every word folder with `--set data.task=35`"
+    ):
         SpeechCommands(copy, "training", keywords=["dog", "bird"])
     with pytest.raises(ValueError, match="`keywords` must not repeat a word"):
         SpeechCommands(copy, "training", keywords=["yes", "yes"])
     with pytest.raises(ValueError, match="`keywords` must hold word-folder names"):
         SpeechCommands(copy, "training", keywords=["yes", "_silence_"])
-    with pytest.raises(TypeError, match="`keywords` must be a list of word-folder names, but got str"):
+    with pytest.raises(
+        TypeError, match="`keywords` must be a list of word-folder names, but got str"
+    ):
         SpeechCommands(copy, "training", keywords="yes")
     with pytest.raises(ValueError, match="`keywords` applies to task='12' only"):
         SpeechCommands(copy, "training", task="35", keywords=["yes", "no"])

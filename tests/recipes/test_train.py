@@ -25,6 +25,8 @@ from recipes.speech_commands.metrics import classification_metrics, fit_temperat
 from tests._helpers import make_tiny_speech_commands
 
 REPO = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_speech_commands(tmp_path_factory.mktemp("sc") / "speech_commands")
@@ -32,9 +34,22 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_args(data: Path, run_dir: Path, *extra: str) -> list[str]:
     return [
-        "--data-dir", str(data), "--run-dir", str(run_dir), "--quiet",
-        "--set", "model.width=4", "--set", "train.batch_size=16", "--set", "train.threads=1",
-        "--set", "eval.train_subset=32", "--set", "train.epochs=2", *extra,
+        "--data-dir",
+        str(data),
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+        "--set",
+        "model.width=4",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "train.threads=1",
+        "--set",
+        "eval.train_subset=32",
+        "--set",
+        "train.epochs=2",
+        *extra,
     ]
 
 
@@ -48,7 +63,12 @@ def _env() -> dict[str, str]:
 def _train_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "recipes.speech_commands.train", *args],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300, **kwargs,
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
     )
 
 
@@ -66,11 +86,22 @@ def test_help_lists_keys_and_methods():
 
 
 def test_overrides_in_both_forms_and_quick():
-    _, cfg = T.parse_args([
-        "--quick", "--set", "train.epochs=3", "--mixup.method", "spectrogram",
-        "--train.lr=0.01", "--augment.noise_snr_db", "[5, 10]", "--seed", "7",
-        "--set", "mixup.kwargs.mode=time",
-    ])
+    _, cfg = T.parse_args(
+        [
+            "--quick",
+            "--set",
+            "train.epochs=3",
+            "--mixup.method",
+            "spectrogram",
+            "--train.lr=0.01",
+            "--augment.noise_snr_db",
+            "[5, 10]",
+            "--seed",
+            "7",
+            "--set",
+            "mixup.kwargs.mode=time",
+        ]
+    )
     assert cfg["train"]["epochs"] == 3
     assert cfg["mixup"]["method"] == "spectrogram"
     assert cfg["train"]["lr"] == 0.01
@@ -118,7 +149,11 @@ def test_registry_builds_every_mixer_of_audiomix():
         cfg = T.apply_overrides(cfg, [("mixup.method", name)])
         mixer, got_stage = T.build_mixer(cfg, num_classes=4)
         assert isinstance(mixer, cls) and got_stage == stage
-        x = torch.randn(8, 16000, generator=g) if stage == "waveform" else torch.randn(8, 40, 101, generator=g) - 40
+        x = (
+            torch.randn(8, 16000, generator=g)
+            if stage == "waveform"
+            else torch.randn(8, 40, 101, generator=g) - 40
+        )
         out, targets = mixer(x, labels)
         assert out.shape == x.shape and targets.shape == (8, 4)
         torch.testing.assert_close(targets.sum(1), torch.ones(8))
@@ -134,7 +169,9 @@ def test_mixer_streams_are_seeded_by_the_run_seed():
     assert not torch.equal(pa.perm, pc.perm)
 
 
-@pytest.mark.parametrize("arch, width, params", [("small", 12, 34_656), ("small", 16, 61_180), ("large", 32, 1_175_724)])
+@pytest.mark.parametrize(
+    "arch, width, params", [("small", 12, 34_656), ("small", 16, 61_180), ("large", 32, 1_175_724)]
+)
 def test_models_and_front_end(arch, width, params):
     from recipes.speech_commands.model import FrontEnd, KWSNet, count_parameters
 
@@ -161,7 +198,9 @@ def test_metrics_match_definitions():
     assert m["nll"] == pytest.approx(float(-probs[torch.arange(500), labels].log().mean()))
     rel = m["reliability"]
     count = np.array(rel["count"])
-    ece = np.sum(count / count.sum() * np.abs(np.array(rel["accuracy"]) - np.array(rel["confidence"])))
+    ece = np.sum(
+        count / count.sum() * np.abs(np.array(rel["accuracy"]) - np.array(rel["confidence"]))
+    )
     assert m["ece"] == pytest.approx(ece, abs=1e-6)  # torchmetrics' ECE from the same bins
     cm = np.array(m["confusion_matrix"])
     assert cm.sum() == 500 and np.trace(cm) == round(500 * m["accuracy"])
@@ -185,11 +224,25 @@ def test_temperature_scaling_recovers_the_temperature():
 
 def test_tiny_run_writes_all_outputs(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    _, cfg = T.parse_args(tiny_args(tiny_data, run_dir, "--set", "mixup.method=spectrogram",
-                                    "--set", "train.label_noise=0.5", "--set", "augment.specaugment=true"))
+    _, cfg = T.parse_args(
+        tiny_args(
+            tiny_data,
+            run_dir,
+            "--set",
+            "mixup.method=spectrogram",
+            "--set",
+            "train.label_noise=0.5",
+            "--set",
+            "augment.specaugment=true",
+        )
+    )
     metrics = T.run(cfg)
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint.pt", "config.yaml", "epochs.csv", "metrics.json", "run_info.json"
+        "checkpoint.pt",
+        "config.yaml",
+        "epochs.csv",
+        "metrics.json",
+        "run_info.json",
     ]
     assert json.loads((run_dir / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     test = metrics["test"]
@@ -214,15 +267,31 @@ def test_tiny_run_writes_all_outputs(tiny_data, tmp_path):
 
 
 def test_resume_after_kill_gives_identical_metrics(tiny_data, tmp_path):
-    extra = ("--set", "train.epochs=6", "--set", "mixup.method=waveform", "--set",
-             "train.label_noise=0.4", "--set", "augment.specaugment=true")
+    extra = (
+        "--set",
+        "train.epochs=6",
+        "--set",
+        "mixup.method=waveform",
+        "--set",
+        "train.label_noise=0.4",
+        "--set",
+        "augment.specaugment=true",
+    )
     full_dir, killed_dir = tmp_path / "full", tmp_path / "killed"
     _, cfg = T.parse_args(tiny_args(tiny_data, full_dir, *extra))
     full = T.run(cfg)  # uninterrupted, in this process
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recipes.speech_commands.train", *tiny_args(tiny_data, killed_dir, *extra)],
-        cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "recipes.speech_commands.train",
+            *tiny_args(tiny_data, killed_dir, *extra),
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     ckpt = killed_dir / "checkpoint.pt"
     deadline = time.monotonic() + 240
@@ -279,9 +348,21 @@ def test_download_path_trains_on_the_fetched_archive(tiny_data, tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tiny_data, arcname="speech_commands")
     run_dir = tmp_path / "run"
-    args = [a for a in tiny_args(tiny_data, run_dir, "--set", "train.epochs=1") if a not in ("--data-dir", str(tiny_data))]
-    _, cfg = T.parse_args([*args, "--download", "--set", f"data.cache_dir={tmp_path / 'cache'}",
-                           "--set", f"data.download_url={archive.as_uri()}"])
+    args = [
+        a
+        for a in tiny_args(tiny_data, run_dir, "--set", "train.epochs=1")
+        if a not in ("--data-dir", str(tiny_data))
+    ]
+    _, cfg = T.parse_args(
+        [
+            *args,
+            "--download",
+            "--set",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            "--set",
+            f"data.download_url={archive.as_uri()}",
+        ]
+    )
     metrics = T.run(cfg)
     assert (tmp_path / "cache" / "speech_commands_v0.02" / "yes").is_dir()
     info = json.loads((run_dir / "run_info.json").read_text())
@@ -295,10 +376,23 @@ def test_download_path_trains_on_the_fetched_archive(tiny_data, tmp_path):
 def test_torchrun_two_processes(tiny_data, tmp_path):
     run_dir = tmp_path / "ddp"
     out = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "recipes.speech_commands.train",
-         *tiny_args(tiny_data, run_dir, "--set", "mixup.method=waveform", "--set", "train.epochs=2")],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "recipes.speech_commands.train",
+            *tiny_args(
+                tiny_data, run_dir, "--set", "mixup.method=waveform", "--set", "train.epochs=2"
+            ),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     info = json.loads((run_dir / "run_info.json").read_text())
@@ -310,8 +404,12 @@ def test_torchrun_two_processes(tiny_data, tmp_path):
     assert ckpt["world_size"] == 2 and len(ckpt["rank_states"]) == 2
     # Per-rank mixing streams: the two ranks' mixers are in different states.
     s0, s1 = (s["mixer"] for s in ckpt["rank_states"])
-    (k0, v0), = ((k, v) for k, v in s0.items() if k.endswith("_extra_state"))
+    ((k0, v0),) = ((k, v) for k, v in s0.items() if k.endswith("_extra_state"))
     assert not torch.equal(v0["rng_state"], s1[k0]["rng_state"])
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint.pt", "config.yaml", "epochs.csv", "metrics.json", "run_info.json"
+        "checkpoint.pt",
+        "config.yaml",
+        "epochs.csv",
+        "metrics.json",
+        "run_info.json",
     ]

@@ -149,7 +149,9 @@ def test_unquoted_yes_in_keywords_is_refused(capsys):
 def test_report_says_what_ran_and_no_spread_from_one_seed(comparison):
     text = (comparison / "results.md").read_text()
     tables = text.split("## Results")[1].split("## Figures")[0]
-    assert "| 0% | none |" in tables and not re.search(r"± \d", tables)  # "shift ±200 ms" is a label
+    assert "| 0% | none |" in tables and not re.search(
+        r"± \d", tables
+    )  # "shift ±200 ms" is a label
     assert "## Results (one seed: no spread)" in text
     assert "background noise: none, the dataset has no readable `_background_noise_`" in text
     assert "`_silence_`: none, the dataset has no `_background_noise_`" in text
@@ -164,9 +166,17 @@ def test_report_says_what_ran_and_no_spread_from_one_seed(comparison):
 
 def test_spread_only_from_two_seeds():
     def fake(seed: int, acc: float) -> dict:
-        test = {"accuracy": acc, "nll": 1.0, "ece": 0.1, "nll_ts": 0.9, "ece_ts": 0.05, "temperature": 1.0}
+        test = {
+            "accuracy": acc,
+            "nll": 1.0,
+            "ece": 0.1,
+            "nll_ts": 0.9,
+            "ece_ts": 0.05,
+            "temperature": 1.0,
+        }
+        train = {"accuracy_noisy": 0.5, "accuracy_clean": 0.5}
         return {"label": "none", "noise": 0.0, "seed": seed, "history": [], "info": {},
-                "metrics": {"test": test, "train": {"accuracy_noisy": 0.5, "accuracy_clean": 0.5}}}  # fmt: skip
+                "metrics": {"test": test, "train": train}}  # fmt: skip
 
     one = C.results_table(C.aggregate([fake(0, 0.5)]))
     two = C.results_table(C.aggregate([fake(0, 0.5), fake(1, 0.7)]))
@@ -197,17 +207,30 @@ def test_robustness_keys_in_metrics_and_report(comparison):
         assert f"| 0% | waveform | {label} |" in delta
     assert (comparison / "robustness.png").stat().st_size > 5000
     assert "](robustness.png)" in text
-    info = json.loads((comparison / "runs" / C.run_name("none", 0.0, 0) / "run_info.json").read_text())
+    info = json.loads(
+        (comparison / "runs" / C.run_name("none", 0.0, 0) / "run_info.json").read_text()
+    )
     assert info["robustness_seconds"] > 0 and info["cpu_model"] and info["cpus_available"] >= 1
 
 
 def test_conditions_from_config_and_their_errors():
     names = [c.name for c in R.conditions(T.load_config()["robustness"])]
-    assert names == ["noise_20db", "noise_10db", "noise_0db", "gain_m20db", "clip_30db", "shift_200ms"]
+    assert names == [
+        "noise_20db",
+        "noise_10db",
+        "noise_0db",
+        "gain_m20db",
+        "clip_30db",
+        "shift_200ms",
+    ]
     assert R.conditions({"enabled": False, "snr_db": [0.0]}) == []
-    with pytest.raises(ValueError, match=r"`robustness.snr_db` must hold finite numbers \(dB\), but got 'x'"):
+    with pytest.raises(
+        ValueError, match=r"`robustness.snr_db` must hold finite numbers \(dB\), but got 'x'"
+    ):
         R.conditions({"snr_db": ["x"]})
-    with pytest.raises(ValueError, match="`robustness.clip_gain_db` must hold finite numbers .dB., but got inf"):
+    with pytest.raises(
+        ValueError, match="`robustness.clip_gain_db` must hold finite numbers .dB., but got inf"
+    ):
         R.conditions({"clip_gain_db": math.inf})
     with pytest.raises(ValueError, match="`robustness.time_shift_ms` must be >= 0, but got -5"):
         R.conditions({"time_shift_ms": -5})

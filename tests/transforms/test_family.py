@@ -51,8 +51,10 @@ def _batch(shape, b=6, seed=0, dtype=torch.float32):
 
 
 def _lengths(b, t, seed=0):
-    return torch.randint(t // 4, t + 1, (b,), generator=_gen(seed)).clamp_max(t).index_fill(
-        0, torch.tensor([0]), t
+    return (
+        torch.randint(t // 4, t + 1, (b,), generator=_gen(seed))
+        .clamp_max(t)
+        .index_fill(0, torch.tensor([0]), t)
     )
 
 
@@ -171,13 +173,19 @@ def test_compile_inductor_cutmix_kernel():
 
     x = torch.randn(4, 16, 50, generator=_gen())
     p = sample_cutmix_params(4, alpha=1.0, generator=_gen(1))
-    ref = cutmix(x, p.lam, p.perm, time_center=p.time_center, freq_center=p.freq_center,
-                 mode="box")
+    ref = cutmix(x, p.lam, p.perm, time_center=p.time_center, freq_center=p.freq_center, mode="box")
     torch._dynamo.reset()
     try:
         fn = torch.compile(cutmix, backend="inductor", dynamic=False)
-        out = fn(x, p.lam, p.perm, time_center=p.time_center, freq_center=p.freq_center,
-                 mode="box", validate=False)
+        out = fn(
+            x,
+            p.lam,
+            p.perm,
+            time_center=p.time_center,
+            freq_center=p.freq_center,
+            mode="box",
+            validate=False,
+        )
     except Exception as err:  # pragma: no cover - needs a working C++ toolchain
         pytest.skip(f"inductor unavailable: {type(err).__name__}: {err}")
     assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
@@ -195,8 +203,9 @@ def test_spectrogram_cutmix_weight_is_pasted_area(lengths, mode, seed):
     b, t = len(lengths), max(lengths)
     x = torch.arange(b * 8 * t, dtype=torch.float32).view(b, 8, t) + 1
     lengths_t = torch.tensor(lengths)
-    m = SpectrogramCutMix(mode=mode, num_classes=C, per_sample=True, placement="random",
-                          generator=seed)
+    m = SpectrogramCutMix(
+        mode=mode, num_classes=C, per_sample=True, placement="random", generator=seed
+    )
     out, targets, _ = m(x, _labels(b), lengths_t)
     p = m.last_params
     changed = (out != x).flatten(1).sum(1).double()
@@ -233,8 +242,14 @@ def test_waveform_cutmix_cuts_every_channel_alike():
 
 
 def test_snr_module_achieves_snr_and_union_targets():
-    m = SNRMix(snr_db=(-10.0, 20.0), per_sample=True, num_classes=4, multilabel=True,
-               union=True, generator=0)
+    m = SNRMix(
+        snr_db=(-10.0, 20.0),
+        per_sample=True,
+        num_classes=4,
+        multilabel=True,
+        union=True,
+        generator=0,
+    )
     x = _batch((800,), b=8)
     lengths = _lengths(8, 800)
     y = (torch.rand(8, 4, generator=_gen(5)) < 0.4).float()
@@ -246,8 +261,9 @@ def test_snr_module_achieves_snr_and_union_targets():
     mixed = ~(p.perm == torch.arange(8))
     achieved = 10 * torch.log10(power / (p.gain.square() * power[p.perm]))
     assert (achieved[mixed] - p.snr_db[mixed]).abs().max() < 0.1
-    torch.testing.assert_close(p.lam[mixed].double(),
-                               1 / (1 + 10 ** (-p.snr_db[mixed] / 10)), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        p.lam[mixed].double(), 1 / (1 + 10 ** (-p.snr_db[mixed] / 10)), atol=1e-6, rtol=0
+    )
 
 
 def test_snr_module_per_batch_snr_is_shared():
@@ -270,8 +286,10 @@ def test_bc_module_gain_ratio_and_rejection():
     torch.testing.assert_close(p.gain_db, gains)
     w = p.mix_weight
     # Perceived ratio: the weighted gains differ by 20·log10(r / (1 - r)).
-    lhs = p.gain_db.double() + 20 * torch.log10(w) - (
-        p.gain_db[p.perm].double() + 20 * torch.log10(1 - w)
+    lhs = (
+        p.gain_db.double()
+        + 20 * torch.log10(w)
+        - (p.gain_db[p.perm].double() + 20 * torch.log10(1 - w))
     )
     rhs = 20 * torch.log10(p.lam.double() / (1 - p.lam.double()))
     torch.testing.assert_close(lhs, rhs, atol=1e-4, rtol=0)
@@ -325,9 +343,13 @@ def test_constructor_errors():
         WaveformCutMix(fade=-80)
     with pytest.raises(ValueError, match="low <= high"):
         SNRMix(snr_db=(10.0, 0.0))
-    with pytest.raises(TypeError, match=r"SNRMix.__init__\(\) got an unexpected keyword argument 'alpha'"):
+    with pytest.raises(
+        TypeError, match=r"SNRMix.__init__\(\) got an unexpected keyword argument 'alpha'"
+    ):
         SNRMix(alpha=0.4)
-    with pytest.raises(TypeError, match=r"BCMix.__init__\(\) missing 1 required positional argument: 'sample_rate'"):
+    with pytest.raises(
+        TypeError, match=r"BCMix.__init__\(\) missing 1 required positional argument: 'sample_rate'"
+    ):
         BCMix()
     with pytest.raises(ValueError, match="`sample_rate` must be > 0, but got -1"):
         BCMix(sample_rate=-1)
@@ -382,8 +404,9 @@ def test_random_choice_reproducible_lengths_and_state():
         for u, v in zip(a(x, y), c(x, y), strict=True):
             assert torch.equal(u, v)
     # Sequence form names members by class; a zero weight is never chosen.
-    seq = RandomChoiceMix([WaveformMixup(num_classes=C), WaveformCutMix(num_classes=C)],
-                          weights=[0, 1], generator=0)
+    seq = RandomChoiceMix(
+        [WaveformMixup(num_classes=C), WaveformCutMix(num_classes=C)], weights=[0, 1], generator=0
+    )
     for _ in range(20):
         seq(_batch((300,)), _labels(6))
         assert seq.last_name == "WaveformCutMix"
@@ -405,14 +428,32 @@ def test_random_choice_errors():
 
 
 def test_public_names():
-    for name in ["SpectrogramCutMix", "WaveformCutMix", "SNRMix", "BCMix", "RandomChoiceMix",
-                 "ManifoldMixup", "Chain", "WithLengths"]:
+    for name in [
+        "SpectrogramCutMix",
+        "WaveformCutMix",
+        "SNRMix",
+        "BCMix",
+        "RandomChoiceMix",
+        "ManifoldMixup",
+        "Chain",
+        "WithLengths",
+    ]:
         assert name in audiomix.__all__ and hasattr(audiomix, name)
-    for name in ["cutmix", "snr_mix", "bc_mix", "bc_weight", "a_weighting", "a_weighted_gain",
-                 "sample_cutmix_params", "sample_snr_params", "sample_bc_params"]:
+    for name in [
+        "cutmix",
+        "snr_mix",
+        "bc_mix",
+        "bc_weight",
+        "a_weighting",
+        "a_weighted_gain",
+        "sample_cutmix_params",
+        "sample_snr_params",
+        "sample_bc_params",
+    ]:
         assert name in audiomix.functional.__all__
-    assert math.isclose(audiomix.functional.a_weighting(torch.tensor(1000.0)).item(), 0.0,
-                        abs_tol=0.01)
+    assert math.isclose(
+        audiomix.functional.a_weighting(torch.tensor(1000.0)).item(), 0.0, abs_tol=0.01
+    )
 
 
 def test_bc_constructor_type_errors_and_snr_batch_consistency():
@@ -426,15 +467,26 @@ def test_bc_constructor_type_errors_and_snr_batch_consistency():
     from audiomix.functional import sample_snr_params, snr_mix
 
     x, lengths = _batch((700,)), _lengths(6, 700)
-    p = sample_snr_params(6, snr_db=(-5.0, 15.0), per_sample=True, lengths=lengths,
-                          placement="random", generator=_gen(8))
+    p = sample_snr_params(
+        6,
+        snr_db=(-5.0, 15.0),
+        per_sample=True,
+        lengths=lengths,
+        placement="random",
+        generator=_gen(8),
+    )
     out, lam = snr_mix(x, p.snr_db, p.perm, lengths=lengths, offsets=p.offsets)
     for i in range(6):
         j = int(p.perm[i])
         if j == i:
             continue
-        o, k = snr_mix(x[[i, j]], p.snr_db[[i, j]], torch.tensor([1, 0]),
-                       lengths=lengths[[i, j]], offsets=p.offsets[[i, j]])
+        o, k = snr_mix(
+            x[[i, j]],
+            p.snr_db[[i, j]],
+            torch.tensor([1, 0]),
+            lengths=lengths[[i, j]],
+            offsets=p.offsets[[i, j]],
+        )
         torch.testing.assert_close(o[0], out[i], atol=1e-6, rtol=1e-5)
         assert float(k[0]) == float(lam[i])
 

@@ -31,8 +31,9 @@ def _signal(name, sr, signals):
         return signals.harmonics(n, sr, f0=196.0, seed=4)
     # A harmonic tone over quiet noise, with a digital-silence gap: exercises amin (-100 dB)
     # and the top_db floor, which clips the gap to max - 80 dB.
-    y = signals.harmonics(n, sr, f0=330.0, seed=5) + signals.noise(n, seed=6, scale=1e-3,
-                                                                    dtype=torch.float64)
+    y = signals.harmonics(n, sr, f0=330.0, seed=5) + signals.noise(
+        n, seed=6, scale=1e-3, dtype=torch.float64
+    )
     y[n // 3 : n // 2] = 0.0
     return y
 
@@ -50,12 +51,35 @@ def _default_dtype(dtype):
 def _modules(config, scale):
     sr, n_fft, win, hop, n_mels, fmin, fmax = CONFIGS[config]
     (mel_scale, norm), (htk, lnorm) = SCALES[scale]
-    kwargs = dict(sample_rate=sr, n_fft=n_fft, win_length=win, hop_length=hop, n_mels=n_mels,
-                  f_min=fmin, f_max=fmax, mel_scale=mel_scale, norm=norm, top_db=80.0,
-                  amin=1e-10, ref=1.0)
-    librosa_kwargs = dict(sr=sr, n_fft=n_fft, hop_length=hop, win_length=win, window="hann",
-                          center=True, pad_mode="reflect", power=2.0, n_mels=n_mels, fmin=fmin,
-                          fmax=fmax, htk=htk, norm=lnorm)
+    kwargs = dict(
+        sample_rate=sr,
+        n_fft=n_fft,
+        win_length=win,
+        hop_length=hop,
+        n_mels=n_mels,
+        f_min=fmin,
+        f_max=fmax,
+        mel_scale=mel_scale,
+        norm=norm,
+        top_db=80.0,
+        amin=1e-10,
+        ref=1.0,
+    )
+    librosa_kwargs = dict(
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=win,
+        window="hann",
+        center=True,
+        pad_mode="reflect",
+        power=2.0,
+        n_mels=n_mels,
+        fmin=fmin,
+        fmax=fmax,
+        htk=htk,
+        norm=lnorm,
+    )
     return kwargs, librosa_kwargs
 
 
@@ -129,8 +153,10 @@ def test_matches_librosa_float32(config, signals):
 def _batch_with_one_loud_clip(signals):
     # Four quiet clips and one 60 dB louder: with a batch-wide floor the loud clip lifts the
     # floor of every other clip by 60 dB.
-    clips = [signals.harmonics(16000, 16000, f0=f, seed=s) * 1e-2
-             for s, f in enumerate([150.0, 220.0, 330.0, 440.0])]
+    clips = [
+        signals.harmonics(16000, 16000, f0=f, seed=s) * 1e-2
+        for s, f in enumerate([150.0, 220.0, 330.0, 440.0])
+    ]
     clips.insert(2, signals.chirp(16000, 16000) * 10.0)
     return torch.stack(clips).float()
 

@@ -23,8 +23,12 @@ def _db(*shape, seed=0, dtype=torch.float32):
 
 def _params(lam, perm, offsets=None):
     lam = torch.as_tensor(lam, dtype=torch.float32)
-    return MixParams(lam=lam, perm=torch.as_tensor(perm), applied=torch.ones(len(lam), dtype=bool),
-                     offsets=offsets)
+    return MixParams(
+        lam=lam,
+        perm=torch.as_tensor(perm),
+        applied=torch.ones(len(lam), dtype=bool),
+        offsets=offsets,
+    )
 
 
 # --- WaveformMixup -----------------------------------------------------------------------------
@@ -33,8 +37,9 @@ def _params(lam, perm, offsets=None):
 @pytest.mark.parametrize("shape", WAVE_SHAPES, ids=str)
 def test_waveform_shapes_dtypes_devices(shape, float_dtype, device, signals):
     b = shape[0]
-    x = signals.waveform_batch(b, shape[-1], channels=shape[1] if len(shape) == 3 else None,
-                               dtype=float_dtype).to(device)
+    x = signals.waveform_batch(
+        b, shape[-1], channels=shape[1] if len(shape) == 3 else None, dtype=float_dtype
+    ).to(device)
     labels = signals.labels(b, 10).to(device)
     before = x.clone(), labels.clone()
     mixup = WaveformMixup(alpha=1.0, num_classes=10, per_sample=True, generator=0)
@@ -50,8 +55,9 @@ def test_waveform_shapes_dtypes_devices(shape, float_dtype, device, signals):
     unmixed = (p.perm == torch.arange(b)).to(device)
     expected[unmixed] = x[unmixed]
     assert torch.equal(out, expected)
-    assert torch.equal(targets, mix_targets(labels, p.lam.to(device), p.perm.to(device),
-                                            num_classes=10))
+    assert torch.equal(
+        targets, mix_targets(labels, p.lam.to(device), p.perm.to(device), num_classes=10)
+    )
 
 
 @pytest.mark.parametrize("shape", WAVE_SHAPES[:2], ids=str)
@@ -90,8 +96,9 @@ def test_waveform_lam_one_and_zero_via_params(signals):
 def test_unmixed_samples_keep_input_and_target_exactly(per_sample, signals):
     x, lengths = signals.padded_batch([300, 120, 300, 77, 250, 300, 10, 199], garbage=1e3)
     labels = signals.labels(8, 5)
-    mixup = WaveformMixup(alpha=1.0, num_classes=5, p=0.5, per_sample=per_sample,
-                          label_smoothing=0.1, generator=3)
+    mixup = WaveformMixup(
+        alpha=1.0, num_classes=5, p=0.5, per_sample=per_sample, label_smoothing=0.1, generator=3
+    )
     seen = set()
     for _ in range(12):
         for with_lengths in (False, True):
@@ -148,8 +155,9 @@ def test_multilabel_mix_and_union(signals):
     mean = WaveformMixup(alpha=1.0, multilabel=True, generator=0)
     _, targets = mean(x, multi_hot)
     p = mean.last_params
-    torch.testing.assert_close(targets, p.lam[:, None] * multi_hot + (1 - p.lam[:, None])
-                               * multi_hot[p.perm])
+    torch.testing.assert_close(
+        targets, p.lam[:, None] * multi_hot + (1 - p.lam[:, None]) * multi_hot[p.perm]
+    )
     union = WaveformMixup(alpha=1.0, multilabel=True, union=True, generator=0)
     _, targets = union(x, multi_hot)
     assert torch.equal(targets, torch.maximum(multi_hot, multi_hot[union.last_params.perm]))
@@ -166,13 +174,17 @@ def test_label_smoothing_before_mixing(signals):
     torch.testing.assert_close(targets.sum(1), torch.ones(4))
 
 
-@given(lengths=st.lists(st.integers(1, 60), min_size=2, max_size=6),
-       placement=st.sampled_from(["start", "center", "random"]),
-       channels=st.sampled_from([None, 2]), seed=st.integers(0, 1000))
+@given(
+    lengths=st.lists(st.integers(1, 60), min_size=2, max_size=6),
+    placement=st.sampled_from(["start", "center", "random"]),
+    channels=st.sampled_from([None, 2]),
+    seed=st.integers(0, 1000),
+)
 def test_waveform_variable_lengths(lengths, placement, channels, seed, signals):
     x, lengths_t = signals.padded_batch(lengths, channels=channels, garbage=1e6, seed=seed)
-    mixup = WaveformMixup(alpha=1.0, num_classes=3, placement=placement, per_sample=True,
-                          generator=seed)
+    mixup = WaveformMixup(
+        alpha=1.0, num_classes=3, placement=placement, per_sample=True, generator=seed
+    )
     labels = signals.labels(len(lengths), 3, seed=seed)
     out, targets, new_lengths = mixup(x, labels, lengths_t)
     p = mixup.last_params
@@ -238,8 +250,11 @@ def test_db_power_mix_hand_computation(lam, a, b):
     mixup = SpectrogramMixup(generator=0)
     out, _ = mixup(x, params=_params([lam, lam], [1, 0]))
     lam = float(torch.tensor(lam, dtype=torch.float32))  # MixParams holds float32 weights
-    expected = 10 * torch.log10(torch.tensor(
-        max(lam * 10 ** (a / 10) + (1 - lam) * 10 ** (b / 10), 1e-10), dtype=torch.float64))
+    expected = 10 * torch.log10(
+        torch.tensor(
+            max(lam * 10 ** (a / 10) + (1 - lam) * 10 ** (b / 10), 1e-10), dtype=torch.float64
+        )
+    )
     assert float(out[0, 0, 0]) == pytest.approx(float(expected), abs=1e-9)
     # Mixing in dB would give the arithmetic mean instead: different unless a == b.
     if abs(a - b) > 1 and 0.1 < lam < 0.9:
@@ -269,7 +284,9 @@ def test_amplitude_and_power_scales():
 def test_domain_input_mixes_linearly(scale):
     x = _db(4, 8, 5) if scale == "db" else -_db(4, 8, 5)
     lam, perm = torch.tensor([0.2, 0.5, 0.7, 0.9]), torch.tensor([1, 2, 3, 0])
-    out, _ = SpectrogramMixup(scale=scale, domain="input", generator=0)(x, params=_params(lam, perm))
+    out, _ = SpectrogramMixup(scale=scale, domain="input", generator=0)(
+        x, params=_params(lam, perm)
+    )
     assert torch.equal(out, mix(x, lam, perm))
 
 
@@ -293,9 +310,12 @@ def _db_lengths_reference(x, lam, perm, lengths, offsets, amin=1e-10):
     return out
 
 
-@given(lengths=st.lists(st.integers(1, 12), min_size=2, max_size=5),
-       placement=st.sampled_from(["start", "center", "random"]),
-       channels=st.booleans(), seed=st.integers(0, 1000))
+@given(
+    lengths=st.lists(st.integers(1, 12), min_size=2, max_size=5),
+    placement=st.sampled_from(["start", "center", "random"]),
+    channels=st.booleans(),
+    seed=st.integers(0, 1000),
+)
 def test_db_variable_lengths(lengths, placement, channels, seed):
     b, t = len(lengths), max(lengths) + 2
     shape = (b, 2, 3, t) if channels else (b, 3, t)
@@ -325,15 +345,17 @@ def test_db_variable_lengths_domain_input_fills_with_clip_floor():
     assert new_lengths.tolist() == [4, 4]
 
 
-@pytest.mark.parametrize("scale, domain", [("db", "power"), ("db", "input"), ("power", "power"),
-                                           ("amplitude", "power")])
+@pytest.mark.parametrize(
+    "scale, domain", [("db", "power"), ("db", "input"), ("power", "power"), ("amplitude", "power")]
+)
 def test_spectrogram_unmixed_keep_input_exactly(scale, domain):
     x = _db(8, 2, 6, 20, dtype=torch.float32)
     if scale != "db":
         x = 10 ** (x / 20)
     lengths = torch.tensor([20, 5, 13, 20, 1, 9, 20, 17])
-    mixup = SpectrogramMixup(scale=scale, domain=domain, alpha=1.0, p=0.5, per_sample=True,
-                             num_classes=3, generator=2)
+    mixup = SpectrogramMixup(
+        scale=scale, domain=domain, alpha=1.0, p=0.5, per_sample=True, num_classes=3, generator=2
+    )
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
     for _ in range(3):
         out, targets, new_lengths = mixup(x, labels, lengths)
@@ -389,11 +411,14 @@ def test_db_variable_lengths_dtypes(float_dtype, device):
     torch.testing.assert_close(out.cpu().double(), ref, atol=tol[float_dtype], rtol=0)
 
 
-@pytest.mark.parametrize("cls, shape, kw", [
-    (WaveformMixup, (4, 50), {}),
-    (SpectrogramMixup, (4, 8, 10), {}),
-    (SpectrogramMixup, (4, 8, 10), dict(scale="amplitude")),
-])
+@pytest.mark.parametrize(
+    "cls, shape, kw",
+    [
+        (WaveformMixup, (4, 50), {}),
+        (SpectrogramMixup, (4, 8, 10), {}),
+        (SpectrogramMixup, (4, 8, 10), dict(scale="amplitude")),
+    ],
+)
 def test_modules_pass_gradients(cls, shape, kw):
     # Mixing inside a model (features that require grad) must not break autograd.
     x = torch.rand(shape, generator=_gen(), dtype=torch.float64) * (-50 if not kw else 1)

@@ -26,8 +26,10 @@ def _wave(dtype=torch.float32):
 LABEL_FORMS = {
     "indices": (torch.tensor([0, 1, 2, 3, 0, 1]), dict(num_classes=4)),
     "soft": (torch.softmax(torch.randn(6, 4, generator=_gen(1)), 1), {}),
-    "multi": ((torch.rand(6, 4, generator=_gen(2)) > 0.5).float(), dict(multilabel=True,
-                                                                        union=True)),
+    "multi": (
+        (torch.rand(6, 4, generator=_gen(2)) > 0.5).float(),
+        dict(multilabel=True, union=True),
+    ),
 }
 
 
@@ -38,8 +40,15 @@ def test_waveform_mixup(labels, p, per_sample, float_dtype):
     x, lengths = _wave(float_dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # p=0 warns that it never mixes
-        mixup = WaveformMixup(alpha=1.0, p=p, per_sample=per_sample, label_smoothing=0.1,
-                              placement="random", generator=0, **kw)
+        mixup = WaveformMixup(
+            alpha=1.0,
+            p=p,
+            per_sample=per_sample,
+            label_smoothing=0.1,
+            placement="random",
+            generator=0,
+            **kw,
+        )
     for _ in range(3):
         _check(mixup, x, y)
         out2, _, _ = _check(mixup, x, y, lengths)
@@ -53,8 +62,16 @@ def test_waveform_mixup(labels, p, per_sample, float_dtype):
             torch.testing.assert_close(x, snapshot, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("scale, domain", [("db", "power"), ("db", "input"), ("power", "power"),
-                                           ("amplitude", "power"), ("amplitude", "input")])
+@pytest.mark.parametrize(
+    "scale, domain",
+    [
+        ("db", "power"),
+        ("db", "input"),
+        ("power", "power"),
+        ("amplitude", "power"),
+        ("amplitude", "input"),
+    ],
+)
 @pytest.mark.parametrize("p, per_sample", [(1.0, False), (0.5, True)])
 def test_spectrogram_mixup(scale, domain, p, per_sample, float_dtype):
     x = (torch.rand(6, 2, 8, 20, generator=_gen()) * -80).to(float_dtype)
@@ -63,8 +80,17 @@ def test_spectrogram_mixup(scale, domain, p, per_sample, float_dtype):
     lengths = torch.tensor([20, 3, 11, 20, 1, 17])
     x[1, ..., 3:] = float("nan") if scale == "db" else 1e4
     y = torch.tensor([0, 1, 2, 0, 1, 2])
-    mixup = SpectrogramMixup(scale=scale, domain=domain, alpha=1.0, p=p, per_sample=per_sample,
-                             num_classes=3, placement="center", check_finite=False, generator=0)
+    mixup = SpectrogramMixup(
+        scale=scale,
+        domain=domain,
+        alpha=1.0,
+        p=p,
+        per_sample=per_sample,
+        num_classes=3,
+        placement="center",
+        check_finite=False,
+        generator=0,
+    )
     for _ in range(3):
         _check(mixup, x, y, lengths)
         _check(mixup, x[[0, 2, 3, 5]], y[[0, 2, 3, 5]])

@@ -42,8 +42,10 @@ def _assert_same_draws(a, b):
 
 
 def _differ(a, b):
-    return any(not torch.equal(da[2], db[2]) or not torch.equal(da[3], db[3])
-               for da, db in zip(a, b, strict=True))
+    return any(
+        not torch.equal(da[2], db[2]) or not torch.equal(da[3], db[3])
+        for da, db in zip(a, b, strict=True)
+    )
 
 
 @pytest.mark.parametrize("cls", [WaveformMixup, SpectrogramMixup])
@@ -66,9 +68,12 @@ def test_generator_passed_in_is_used():
     _draws(mixup, n=1)
     assert not torch.equal(before, g.get_state())  # the module drew from it
     # Same stream as an int seed of the same value.
-    _assert_same_draws(_draws(WaveformMixup(alpha=0.4, num_classes=5,
-                                            generator=torch.Generator().manual_seed(11))),
-                       _draws(WaveformMixup(alpha=0.4, num_classes=5, generator=11)))
+    _assert_same_draws(
+        _draws(
+            WaveformMixup(alpha=0.4, num_classes=5, generator=torch.Generator().manual_seed(11))
+        ),
+        _draws(WaveformMixup(alpha=0.4, num_classes=5, generator=11)),
+    )
 
 
 def test_module_does_not_touch_global_rng():
@@ -157,8 +162,12 @@ class _MixingDataset(Dataset):
 
 
 def _epochs(mixup, n_epochs=2, num_workers=2, seed=0):
-    loader = DataLoader(_MixingDataset(mixup), batch_size=None, num_workers=num_workers,
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        _MixingDataset(mixup),
+        batch_size=None,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+    )
     return [[(out, lam, wid) for out, lam, wid in loader] for _ in range(n_epochs)]
 
 
@@ -193,13 +202,15 @@ def test_dataloader_streams_are_reproducible_for_a_seeded_loader():
 
 
 def _ddp_worker(rank, world_size, init_file, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world_size)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
     try:
         results = {}
         for per_rank in (True, False):
-            mixup = WaveformMixup(alpha=1.0, num_classes=5, per_sample=True, generator=0,
-                                  per_rank=per_rank)
+            mixup = WaveformMixup(
+                alpha=1.0, num_classes=5, per_sample=True, generator=0, per_rank=per_rank
+            )
             params = mixup.sample_params(32)
             results[per_rank] = torch.cat([params.lam, params.perm.float()])
         torch.manual_seed(5)  # the default generator derives from the global seed, same on all

@@ -67,7 +67,8 @@ class _DatasetLock:
 
 
 def _check_existing(folder: Path, config: SynthConfig) -> bool:
-    """True if ``folder`` is complete for ``config``; raise ValueError if it holds something else."""
+    """True if ``folder`` is complete for ``config``; raise ValueError if it holds something
+    else."""
     config_path = folder / _CONFIG_FILE
     if config_path.exists():
         found = json.loads(config_path.read_text(encoding="utf-8"))
@@ -95,7 +96,8 @@ def _readme(config: SynthConfig, speakers: list[dict[str, Any]], espeak_version:
         "Spoken words synthesised with eSpeak NG, laid out like Google Speech Commands v0.02:\n"
         "one folder per word, `<speaker>_nohash_<n>.wav` (16 kHz, 1 s, mono, int16 PCM),\n"
         "`validation_list.txt` and `testing_list.txt` (speakers disjoint across splits) and\n"
-        "`_background_noise_/` for cutting `_silence_` clips. No real person's voice is included.\n\n"
+        "`_background_noise_/` for cutting `_silence_` clips. No real person's voice is "
+        "included.\n\n"
         f"- generator: `{config.version}`, config hash `{config.config_hash}` (`{_CONFIG_FILE}`)\n"
         f"- synthesiser: eSpeak NG {espeak_version} (GPL-3.0-or-later), via `espeakng-loader`\n"
         f"- keywords: {', '.join(config.words)}\n"

@@ -1,4 +1,5 @@
-"""Argument checks of the synthesiser: each error names the argument, the value and what is allowed."""
+"""Argument checks of the synthesiser: each error names the argument, the value and what is
+allowed."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def check_words(name: str, words: Any, *, allow_empty: bool) -> None:
     bad = [w for w in words if not _WORD_RE.match(w)]
     if bad:
         raise ValueError(
-            f"`{name}` must be lower-case English words (a-z only; they name folders), but got {bad}."
+            f"`{name}` must be lower-case English words (a-z only; they name folders), but got "
+            f"{bad}."
         )
     dupes = sorted({w for w in words if words.count(w) > 1})
     if dupes:

@@ -38,7 +38,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="parent folder (default: $AUDIOMIX_CACHE or ~/.cache/audiomix, /speech_commands_synth)",
+        help="parent folder (default: $AUDIOMIX_CACHE or ~/.cache/audiomix, "
+        "/speech_commands_synth)",
     )
     p.add_argument(
         "--name", default=None, help="dataset folder name (default: <version>-<config hash>)"

@@ -93,7 +93,8 @@ def fade(y: np.ndarray, samples: int = 160) -> np.ndarray:
 
 
 def spectral_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
-    """Noise with power spectrum ``1 / f**exponent`` (0 white, 1 pink, 2 brown), 20 Hz high-passed."""
+    """Noise with power spectrum ``1 / f**exponent`` (0 white, 1 pink, 2 brown), 20 Hz
+    high-passed."""
     spectrum = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
     shape = np.maximum(f, 20.0) ** (-exponent / 2.0)
