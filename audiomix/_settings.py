@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ._rng import RandomStream
 from ._validation import check_alpha, check_label_smoothing, check_num_classes, check_probability
-from .functional._mixing import mix_targets, prepare_targets
+from .functional._targets import mix_targets, prepare_targets
 
 _ALPHA, _P = 0, 1
 

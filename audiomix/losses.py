@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .functional._mixing import soft_target_cross_entropy
+from .functional._losses import soft_target_cross_entropy
 
 __all__ = ["SoftTargetCrossEntropy"]
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ._rng import RandomStream
 from ._settings import MixSettings, SettingsMixin, StreamMixin
 from ._validation import check_labels_batch
-from .functional._mixing import mix
+from .functional._mix import mix
 from .functional._sampling import MixParams, sample_mix_params
 
 __all__ = ["ManifoldMixup"]

@@ -15,7 +15,7 @@ from .._rng import RandomStream
 from .._settings import MixSettings, SettingsMixin, StreamMixin
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
-from ..functional._mixing import mix
+from ..functional._mix import mix
 from ..functional._sampling import PLACEMENTS, sample_lambda, sample_offsets
 from ._collate import TrainEvalSwitch, as_clip
 

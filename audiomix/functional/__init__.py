@@ -7,8 +7,9 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
 from ._bc import bc_mix, bc_weight, sample_bc_params
 from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
+from ._losses import soft_target_cross_entropy
 from ._loudness import normalize_rms, rms_db
-from ._mixing import mix, mix_targets, prepare_targets, soft_target_cross_entropy
+from ._mix import mix
 from ._params import BCMixParams, CutMixParams, SNRMixParams
 from ._sampling import (
     MixParams,
@@ -19,6 +20,7 @@ from ._sampling import (
 )
 from ._snr import sample_snr_params, snr_mix
 from ._spectral import db_to_power, frame_lengths, power_to_db
+from ._targets import mix_targets, prepare_targets
 from ._weighting import a_weighted_gain, a_weighting, a_weighting_bins
 
 __all__ = [

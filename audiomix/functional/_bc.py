@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_audio, check_lam, check_lengths
-from ._mixing import mix
+from ._mix import mix
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import BCMixParams
 from ._sampling import sample_mix_params, sample_offsets

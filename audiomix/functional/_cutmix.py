@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_audio, check_choice, check_fade, check_lam
-from ._mixing import shifted_partners
+from ._kernels import shifted_partners
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import CutMixParams, extend_params
 from ._sampling import sample_mix_params

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .._validation import check_audio, check_max_gain_db, check_snr_range
 from ._loudness import mean_power
-from ._mixing import mix
+from ._mix import mix
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import SNRMixParams, extend_params
 from ._sampling import sample_mix_params

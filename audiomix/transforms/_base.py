@@ -29,7 +29,7 @@ from .._validation import (
     check_same_device,
 )
 from ..functional._alignment import lengths_to_mask, mix_lengths
-from ..functional._mixing import raise_if_not_finite
+from ..functional._mix import raise_if_not_finite
 from ..functional._sampling import PLACEMENTS, MixParams, sample_mix_params
 
 __all__ = ["Mixer"]

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from .._validation import check_choice
 from ..functional._alignment import mix_lengths
-from ..functional._mixing import mix
+from ..functional._mix import mix
 from ..functional._sampling import MixParams
 from ..functional._spectral import db_to_power
 from ._base import SPECGRAM, WAVEFORM, Mixer, time_mask

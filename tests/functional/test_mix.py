@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiomix.functional import mix, mix_lengths, sample_mix_params, sample_permutation
-from audiomix.functional._mixing import _BLOCK_BYTES
+from audiomix.functional._kernels import _BLOCK_BYTES
 from tests._helpers import generator as _gen
 
 # Tolerance of a float64 reference against a mix computed in each dtype: a few ulps of the

@@ -13,8 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiomix.functional import (
-    _mix_lengths,
-    _mixing,
+    _kernels,
     lengths_to_mask,
     mix,
     mix_lengths,
@@ -163,12 +162,12 @@ def test_non_finite_fill_is_not_the_input():
 
 @pytest.mark.parametrize(
     "row_elems",
-    [_mixing._BLOCK_BYTES // 4 // 8 + 3, _mixing._BLOCK_BYTES // 4 + 11],
+    [_kernels._BLOCK_BYTES // 4 // 8 + 3, _kernels._BLOCK_BYTES // 4 + 11],
     ids=["rows", "columns"],
 )
 def test_check_finite_in_every_block_path(row_elems):
     # Batches past _BLOCK_BYTES are mixed (and checked) block by block, or column by column.
-    b = 9 if row_elems < _mixing._BLOCK_BYTES // 4 else 2
+    b = 9 if row_elems < _kernels._BLOCK_BYTES // 4 else 2
     x = torch.zeros(b, row_elems)
     perm = torch.arange(b).flip(0)
     mix(x, 0.5, perm, check_finite=True)
@@ -238,8 +237,8 @@ def test_length_aware_blocks_are_exact(
         b, alpha=1.0, per_sample=True, lengths=lengths_t, placement=placement, generator=g
     )
     with (
-        mock.patch.object(_mix_lengths, "_LENGTHS_BLOCK_BYTES", block),
-        mock.patch.object(_mix_lengths, "_LENGTHS_MIN_BLOCK_BYTES", smallest),
+        mock.patch.object(_kernels, "_LENGTHS_BLOCK_BYTES", block),
+        mock.patch.object(_kernels, "_LENGTHS_MIN_BLOCK_BYTES", smallest),
     ):
         out = mix(
             x, params.lam, params.perm, lengths=lengths_t, offsets=params.offsets, fill=fill_v
@@ -329,6 +328,6 @@ def test_device_path_equals_host_path(lengths, channels, placement, seed):
     fill = torch.randn(b, generator=g)
     kw = dict(lengths=lengths_t, offsets=params.offsets, fill=fill, validate=False)
     host = mix(x, params.lam, params.perm, **kw)
-    with mock.patch.object(_mix_lengths, "_host", lambda device: False):
+    with mock.patch.object(_kernels, "_host", lambda device: False):
         device = mix(x, params.lam, params.perm, **kw)
     assert torch.equal(host, device)

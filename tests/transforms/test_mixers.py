@@ -1,4 +1,5 @@
-"""Mixing-family modules: call convention, target weights, reproducibility, errors, compile."""
+"""Every mixer of the family (CutMix, SNR, BC): call convention, target weights, reproducibility,
+errors, compile."""
 
 import copy
 import dataclasses
@@ -13,10 +14,8 @@ from hypothesis import strategies as st
 import audiomix
 from audiomix import (
     BCMix,
-    RandomChoiceMix,
     SNRMix,
     SpectrogramCutMix,
-    SpectrogramMixup,
     WaveformCutMix,
     WaveformMixup,
 )
@@ -31,6 +30,7 @@ from tests._helpers import generator as _gen
 
 C = 5  # classes
 
+
 # name -> (factory(**kwargs), input shape without batch)
 METHODS = {
     "spec-time": (lambda **k: SpectrogramCutMix(mode="time", num_classes=C, **k), (12, 40)),
@@ -41,6 +41,8 @@ METHODS = {
     "snr": (lambda **k: SNRMix(snr_db=(-5.0, 10.0), num_classes=C, **k), (2, 600)),
     "bc": (lambda **k: BCMix(sample_rate=8000, num_classes=C, **k), (600,)),
 }
+
+
 NAMES = list(METHODS)
 
 
@@ -191,9 +193,6 @@ def test_compile_inductor_cutmix_kernel():
     assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
 
 
-# --------------------------------------------------------------------------- CutMix
-
-
 @given(
     lengths=st.lists(st.integers(3, 40), min_size=2, max_size=6),
     mode=st.sampled_from(["time", "freq", "box"]),
@@ -238,9 +237,6 @@ def test_waveform_cutmix_cuts_every_channel_alike():
     assert torch.equal(changed[:, 0], changed[:, 1]) and torch.equal(changed[:, 1], changed[:, 2])
 
 
-# --------------------------------------------------------------------------- SNR
-
-
 def test_snr_module_achieves_snr_and_union_targets():
     m = SNRMix(
         snr_db=(-10.0, 20.0),
@@ -270,9 +266,6 @@ def test_snr_module_per_batch_snr_is_shared():
     m = SNRMix(snr_db=(0.0, 30.0), num_classes=C, generator=2)
     m(_batch((300,)), _labels(6))
     assert m.last_params.snr_db.unique().numel() == 1
-
-
-# --------------------------------------------------------------------------- BC
 
 
 def test_bc_module_gain_ratio_and_rejection():
@@ -305,9 +298,6 @@ def test_bc_module_to_moves_buffers_and_one_r_per_sample():
     assert m.sample_params(6).lam.unique().numel() == 6
     m64 = copy.deepcopy(m).double()
     assert m64.a_weights.dtype == torch.float64
-
-
-# --------------------------------------------------------------------------- errors
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -359,72 +349,6 @@ def test_constructor_errors():
         BCMix(sample_rate=8000, reject_same_class=True, generator=0)(_batch((600,)))
     with pytest.raises(ValueError, match="`union=True` is for multi-label targets"):
         SNRMix(union=True)
-
-
-# --------------------------------------------------------------------------- RandomChoiceMix
-
-
-def _switch(**kwargs):
-    return RandomChoiceMix(
-        {
-            "mixup": SpectrogramMixup(alpha=0.8, num_classes=C, generator=1),
-            "cutmix": SpectrogramCutMix(num_classes=C, generator=2),
-        },
-        **kwargs,
-    )
-
-
-def test_random_choice_frequencies_and_exposed_params():
-    switch = _switch(weights=[0.25, 0.75], generator=0)
-    x, y = _batch((12, 40)), _labels(6)
-    counts = {"mixup": 0, "cutmix": 0}
-    for _ in range(400):
-        out, targets = switch(x, y)
-        counts[switch.last_name] += 1
-        p = switch.last_params
-        assert p is switch.transforms[switch.last_index].last_params
-        torch.testing.assert_close(targets, mix_targets(y, p.lam, p.perm, num_classes=C))
-    assert 0.18 < counts["mixup"] / 400 < 0.32  # 0.25 ± 3.5 sigma
-
-
-def test_random_choice_reproducible_lengths_and_state():
-    x, y, lengths = _batch((12, 40)), _labels(6), _lengths(6, 40)
-    a, b = _switch(generator=5), _switch(generator=5)
-    names = []
-    for _ in range(6):
-        out_a, out_b = a(x, y, lengths), b(x, y, lengths)
-        assert len(out_a) == 3 and a.last_name == b.last_name
-        names.append(a.last_name)
-        for u, v in zip(out_a, out_b, strict=True):
-            assert torch.equal(u, v)
-    assert set(names) == {"mixup", "cutmix"}
-    c = _switch(generator=77)
-    c.load_state_dict(a.state_dict())
-    for _ in range(4):
-        for u, v in zip(a(x, y), c(x, y), strict=True):
-            assert torch.equal(u, v)
-    # Sequence form names members by class; a zero weight is never chosen.
-    seq = RandomChoiceMix(
-        [WaveformMixup(num_classes=C), WaveformCutMix(num_classes=C)], weights=[0, 1], generator=0
-    )
-    for _ in range(20):
-        seq(_batch((300,)), _labels(6))
-        assert seq.last_name == "WaveformCutMix"
-
-
-def test_random_choice_errors():
-    with pytest.raises(ValueError, match="`transforms` is empty"):
-        RandomChoiceMix([])
-    with pytest.raises(TypeError, match="`transforms` must be a list or a dict"):
-        RandomChoiceMix(WaveformMixup())
-    with pytest.raises(TypeError, match=r"`transforms\[1\]` must be an nn.Module"):
-        RandomChoiceMix([WaveformMixup(), "cutmix"])
-    with pytest.raises(ValueError, match=r"`weights` must have one entry per transform \(2\)"):
-        RandomChoiceMix([WaveformMixup(), WaveformCutMix()], weights=[1.0])
-    with pytest.raises(ValueError, match="`weights` must be finite, >= 0 and not all 0"):
-        RandomChoiceMix([WaveformMixup(), WaveformCutMix()], weights=[0, 0])
-    with pytest.raises(TypeError, match="`weights` must be a sequence of numbers"):
-        RandomChoiceMix([WaveformMixup()], weights=["a"])
 
 
 def test_public_names():
