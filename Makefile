@@ -17,7 +17,7 @@ $(PY):
 # torch pins ride along so that pip never swaps torch or torchaudio for the frameworks' sake.
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q $(TORCH_PINS)
-	$(PIP) install -q -e ".[dev,recipe,speech,frameworks]" $(TORCH_PINS)
+	$(PIP) install -q -e ".[dev,recipe,speech,frameworks,docs,export]" $(TORCH_PINS)
 	touch $(STAMP)
 
 install: $(STAMP)
