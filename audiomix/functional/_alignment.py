@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .._arrays import as_tensor
 from .._validation import check_choice
 from ._sampling import PLACEMENTS
 
 FILLS = ("pad", "repeat")
 
 
-def _check_clip_list(clips: Sequence[Tensor], name: str = "clips") -> None:
-    if isinstance(clips, Tensor) or not isinstance(clips, Sequence):
-        raise TypeError(f"`{name}` must be a list of tensors, but got {type(clips).__name__}.")
+def _clip_list(clips: Sequence[Tensor | np.ndarray], name: str = "clips") -> list[Tensor]:
+    """The clips as tensors (NumPy arrays converted), checked to stack along a new batch axis."""
+    if isinstance(clips, (Tensor, np.ndarray)) or not isinstance(clips, Sequence):
+        raise TypeError(
+            f"`{name}` must be a list of tensors or NumPy arrays, but got {type(clips).__name__}."
+        )
     if len(clips) == 0:
         raise ValueError(f"`{name}` is empty: nothing to batch.")
+    clips = [as_tensor(c, f"{name}[{i}]") for i, c in enumerate(clips)]
     lead = None
     for i, c in enumerate(clips):
         if not isinstance(c, Tensor):
-            raise TypeError(f"`{name}[{i}]` must be a torch.Tensor, but got {type(c).__name__}.")
+            raise TypeError(
+                f"`{name}[{i}]` must be a torch.Tensor or a NumPy array, but got "
+                f"{type(c).__name__}."
+            )
         if c.ndim < 1:
             raise ValueError(f"`{name}[{i}]` must have shape (..., time), but is a scalar.")
         if c.shape[-1] == 0:
@@ -39,6 +47,7 @@ def _check_clip_list(clips: Sequence[Tensor], name: str = "clips") -> None:
                 f"`{name}` must share dtype and device: `{name}[0]` is {clips[0].dtype} on "
                 f"{clips[0].device}, `{name}[{i}]` is {c.dtype} on {c.device}."
             )
+    return clips
 
 
 def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
@@ -82,7 +91,7 @@ def mix_lengths(lengths: Tensor, perm: Tensor) -> Tensor:
 
 
 def pad_batch(
-    clips: Sequence[Tensor],
+    clips: Sequence[Tensor | np.ndarray],
     *,
     pad_value: float = 0.0,
     length: int | None = None,
@@ -91,7 +100,8 @@ def pad_batch(
     """Stacks clips of different lengths into one right-padded batch.
 
     Args:
-        clips (list of Tensor): each (..., time_i), same leading shape, dtype and device.
+        clips (list of Tensor or NumPy array): each (..., time_i), same leading shape, dtype
+            and device. NumPy arrays are converted (read, never written to).
         pad_value (float, optional): value of the padding. (Default: ``0.0``, silence)
         length (int or None, optional): padded length; must be >= every clip's length (use
             :func:`align` to crop). (Default: the longest clip)
@@ -105,7 +115,7 @@ def pad_batch(
         >>> batch.shape, lengths.tolist()
         (torch.Size([2, 5]), [3, 5])
     """
-    _check_clip_list(clips)
+    clips = _clip_list(clips)
     lengths = torch.tensor([c.shape[-1] for c in clips], dtype=torch.int64)
     longest = int(lengths.max())
     if length is None:
@@ -135,15 +145,13 @@ def _start(gap: int, position: str, generator: torch.Generator | None) -> int:
 
 
 def align(
-    clips: Sequence[Tensor] | Tensor,
+    clips: Sequence[Tensor | np.ndarray] | Tensor | np.ndarray,
     length: int,
     *,
     mode: str = "pad",
     placement: str = "start",
     pad_value: float = 0.0,
     generator: torch.Generator | None = None,
-    fill: str | None = None,
-    position: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Brings clips to exactly ``length`` samples (or frames) and stacks them.
 
@@ -152,7 +160,8 @@ def align(
     repeating the clip cyclically (``mode="repeat"``). Samples are copied, never resampled.
 
     Args:
-        clips (list of Tensor or Tensor): each (..., time_i); one tensor is one clip.
+        clips (list of Tensor or NumPy array, or one of them): each (..., time_i); one tensor
+            or array is one clip. NumPy arrays are converted (read, never written to).
         length (int): target length, >= 1.
         mode (str, optional): ``"pad"`` or ``"repeat"``. (Default: ``"pad"``)
         placement (str, optional): ``"start"``, ``"center"`` or ``"random"``: where the crop
@@ -160,7 +169,6 @@ def align(
             (Default: ``"start"``)
         pad_value (float, optional): padding value for ``mode="pad"``. (Default: ``0.0``)
         generator (torch.Generator or None, optional): for ``placement="random"``.
-        fill, position: deprecated names of ``mode`` and ``placement``.
 
     Returns:
         (Tensor, Tensor): the batch (batch, ..., length) and lengths (batch,) int64: the number
@@ -172,19 +180,11 @@ def align(
         >>> batch.shape, lengths.tolist()
         (torch.Size([2, 6]), [3, 6])
     """
-    if isinstance(clips, Tensor):
+    if isinstance(clips, (Tensor, np.ndarray)):
         clips = [clips]
-    _check_clip_list(clips)
+    clips = _clip_list(clips)
     if isinstance(length, bool) or not isinstance(length, int) or length < 1:
         raise ValueError(f"`length` must be an int >= 1, but got {length!r}.")
-    if fill is not None:
-        warnings.warn("align(fill=) is deprecated; use mode=.", DeprecationWarning, stacklevel=2)
-        mode = fill
-    if position is not None:
-        warnings.warn(
-            "align(position=) is deprecated; use placement=.", DeprecationWarning, stacklevel=2
-        )
-        placement = position
     check_choice(mode, "mode", FILLS)
     check_choice(placement, "placement", PLACEMENTS)
     first = clips[0]

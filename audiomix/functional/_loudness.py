@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .._arrays import as_tensor
 from .._validation import check_audio, check_lengths
 from ._alignment import lengths_to_mask
 
 
-def rms_db(waveform: Tensor, *, lengths: Tensor | None = None, eps: float = 1e-10) -> Tensor:
+def rms_db(
+    waveform: Tensor | np.ndarray,
+    *,
+    lengths: Tensor | np.ndarray | None = None,
+    eps: float = 1e-10,
+) -> Tensor:
     """Root-mean-square level of each clip in dB (re 1.0), over its valid samples.
 
     Args:
-        waveform (Tensor): (batch, ..., time).
-        lengths (Tensor or None, optional): (batch,) valid lengths. (Default: all valid)
+        waveform (Tensor or NumPy array): (batch, ..., time).
+        lengths (Tensor, NumPy array or None, optional): (batch,) valid lengths.
+            (Default: all valid)
         eps (float, optional): power floor, so silence gives ``10 * log10(eps)``.
 
     Returns:
         Tensor: (batch,) float32 levels in dB.
+
+    Example:
+        >>> import numpy as np
+        >>> rms_db(np.full((1, 100), 0.1, dtype=np.float32))
+        tensor([-20.])
     """
+    waveform = as_tensor(waveform, "waveform")
+    lengths = as_tensor(lengths, "lengths")
     check_audio(waveform, "waveform", min_ndim=1, layout="(batch, ..., time)", check_finite=False)
     if lengths is not None:
         check_lengths(lengths, waveform.shape[0], waveform.shape[-1])
@@ -49,10 +64,10 @@ def mean_power(waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
 
 
 def normalize_rms(
-    waveform: Tensor,
+    waveform: Tensor | np.ndarray,
     *,
     target_db: float = -20.0,
-    lengths: Tensor | None = None,
+    lengths: Tensor | np.ndarray | None = None,
     max_gain_db: float = 40.0,
     eps: float = 1e-10,
 ) -> Tensor:
@@ -63,16 +78,16 @@ def normalize_rms(
     makes the audible share follow λ.
 
     Args:
-        waveform (Tensor): (batch, ..., time).
+        waveform (Tensor or NumPy array): (batch, ..., time); an array is read, never written.
         target_db (float, optional): RMS level to reach, dB re 1.0. (Default: ``-20.0``)
-        lengths (Tensor or None, optional): (batch,) valid lengths; the level is measured on
-            valid samples only.
+        lengths (Tensor, NumPy array or None, optional): (batch,) valid lengths; the level is
+            measured on valid samples only.
         max_gain_db (float, optional): largest boost, so near-silent clips are not blown up
             into noise. (Default: ``40.0``)
         eps (float, optional): power floor. (Default: ``1e-10``)
 
     Returns:
-        Tensor: (batch, ..., time), same dtype; a new tensor.
+        Tensor: (batch, ..., time), same dtype; a new tensor (also for NumPy input).
 
     Example:
         >>> x = torch.randn(4, 16000) * torch.tensor([[0.01], [0.1], [1.0], [3.0]])
@@ -81,6 +96,7 @@ def normalize_rms(
     """
     if max_gain_db < 0:
         raise ValueError(f"`max_gain_db` must be >= 0, but got {max_gain_db}.")
+    waveform = as_tensor(waveform, "waveform")
     level = rms_db(waveform, lengths=lengths, eps=eps)
     gain_db = (target_db - level).clamp_max(max_gain_db)
     gain = torch.pow(10.0, gain_db / 20.0).view(-1, *[1] * (waveform.ndim - 1))

@@ -1,5 +1,8 @@
 """Clips of different lengths: pad_batch, align, lengths_to_mask, mix_lengths."""
 
+import warnings
+
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -139,13 +142,42 @@ def test_mix_lengths():
     assert torch.equal(mix_lengths(lengths, torch.arange(4)), lengths)
 
 
-def test_align_old_keyword_names_still_work_with_a_warning():
-    clips = [torch.arange(3.0), torch.arange(9.0)]
-    with pytest.warns(
-        DeprecationWarning, match=r"align\(position=\) is deprecated; use placement="
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("writeable", [True, False])
+def test_numpy_clips_give_the_tensor_results_and_stay_unchanged(dtype, writeable):
+    arrays = [c.numpy().astype(dtype) for c in _clips([7, 3, 11], lead=(2,))]
+    arrays[2] = arrays[2][..., ::-1]  # negative strides, which torch cannot wrap
+    for a in arrays:
+        a.flags.writeable = writeable
+    before = [a.copy() for a in arrays]
+    tensors = [torch.from_numpy(a.copy()) for a in arrays]
+    with warnings.catch_warnings():
+        # torch warns (once per process) when it wraps a read-only array: none is wrapped.
+        warnings.simplefilter("error")
+        batch, lengths = pad_batch(arrays, pad_value=-1.0)
+        aligned, aligned_lengths = align(arrays, 5, mode="repeat", placement="center")
+        one, _ = align(arrays[0], 4)  # one array is one clip
+    ref = pad_batch(tensors, pad_value=-1.0)
+    assert batch.dtype == ref[0].dtype == tensors[0].dtype
+    assert torch.equal(batch, ref[0]) and torch.equal(lengths, ref[1])
+    ref = align(tensors, 5, mode="repeat", placement="center")
+    assert torch.equal(aligned, ref[0]) and torch.equal(aligned_lengths, ref[1])
+    assert torch.equal(one, align(tensors[0], 4)[0])
+    batch += 1.0  # the output owns its memory
+    for a, b in zip(arrays, before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_numpy_clip_errors():
+    with pytest.raises(
+        TypeError, match=r"`clips\[1\]` must be a torch.Tensor or a NumPy array, but got list"
     ):
-        old, _ = align(clips, 6, position="center")
-    with pytest.warns(DeprecationWarning, match=r"align\(fill=\) is deprecated; use mode="):
-        old_fill, _ = align(clips, 6, fill="repeat")
-    assert torch.equal(old, align(clips, 6, placement="center")[0])
-    assert torch.equal(old_fill, align(clips, 6, mode="repeat")[0])
+        pad_batch([np.zeros(3), [0.0, 1.0]])
+    with pytest.raises(
+        TypeError, match=r"`clips\[0\]` is a NumPy array of dtype object, which torch cannot hold"
+    ):
+        align([np.array([None, 1.0])], 3)
+    with pytest.raises(
+        ValueError, match=r"`clips` must share dtype and device: `clips\[0\]` is torch.float64"
+    ):
+        pad_batch([np.zeros(3), np.zeros(3, dtype=np.float32)])

@@ -463,9 +463,17 @@ def test_soft_ce_errors():
 @pytest.mark.parametrize(
     "clips, exc, pattern",
     [
-        (torch.zeros(2, 5), TypeError, "`clips` must be a list of tensors, but got Tensor."),
+        (
+            torch.zeros(2, 5),
+            TypeError,
+            "`clips` must be a list of tensors or NumPy arrays, but got Tensor.",
+        ),
         ([], ValueError, "`clips` is empty: nothing to batch."),
-        ([torch.zeros(3), [0.0]], TypeError, "`clips[1]` must be a torch.Tensor, but got list."),
+        (
+            [torch.zeros(3), [0.0]],
+            TypeError,
+            "`clips[1]` must be a torch.Tensor or a NumPy array, but got list.",
+        ),
         (
             [torch.tensor(1.0)],
             ValueError,
