@@ -86,11 +86,84 @@ def test_mix_collate_mixes_the_padded_batch():
     assert torch.equal(x, rx) and torch.equal(targets, rt) and torch.equal(lengths, rl)
     with pytest.raises(
         ValueError,
-        match=r"`collate_fn` must return \(x, labels\), \(x, labels, lengths\) or a mapping",
+        match=r"`collate_fn` must return \(x, labels\), \(x, labels, lengths\), "
+        r"\(x, labels, \*extras, lengths\) or a mapping, but returned Tensor\.",
     ):
         MixCollate(mixer, collate_fn=lambda b: torch.stack([w[:200] for w, _ in b]))(items)
     with pytest.raises(TypeError, match="`mixer` must be a mixing module"):
         MixCollate("mixup")
+
+
+def _tagged(items):
+    """(waveform, label, speaker, utterance id, metadata) items."""
+    return [
+        (w, y, f"spk{i % 3}", torch.tensor(100 + i), {"gain": float(i)})
+        for i, (w, y) in enumerate(items)
+    ]
+
+
+@pytest.mark.parametrize("width", [2, 3, 5])
+@pytest.mark.parametrize("numpy", [False, True])
+def test_mix_collate_keeps_the_extra_fields_of_tuple_items(width, numpy):
+    items = [item[:width] for item in _tagged(_items(6))]
+    if numpy:
+        items = [(w.numpy(), *rest) for w, *rest in items]
+    padded = pad_collate(items)
+    mixed = MixCollate(WaveformMixup(alpha=1.0, num_classes=C, generator=0))(items)
+    ref_x, ref_targets, ref_lengths = WaveformMixup(alpha=1.0, num_classes=C, generator=0)(
+        padded[0], padded[1], padded[-1]
+    )
+    # The layout of pad_collate: (x, labels, *extras, lengths), the labels mixed into targets.
+    assert len(mixed) == len(padded) == width + 1
+    assert torch.equal(mixed[0], ref_x) and not torch.equal(mixed[0], padded[0])
+    assert torch.equal(mixed[1], ref_targets) and torch.equal(mixed[-1], ref_lengths)
+    if width >= 3:
+        assert mixed[2] == padded[2] == ["spk0", "spk1", "spk2", "spk0", "spk1", "spk2"]
+    if width == 5:
+        speakers, ids, meta = mixed[2:5]
+        assert speakers == ["spk0", "spk1", "spk2", "spk0", "spk1", "spk2"]
+        assert ids.tolist() == list(range(100, 106))
+        assert meta["gain"].tolist() == [float(i) for i in range(6)]
+    clean = MixCollate(WaveformMixup(alpha=1.0, num_classes=C, generator=0)).eval()(items)
+    assert torch.equal(clean[0], padded[0]) and torch.equal(clean[-1], padded[-1])
+    assert clean[1].argmax(1).tolist() == padded[1].tolist()
+
+
+def test_mix_collate_extra_fields_in_workers_and_from_a_custom_collate():
+    torch.set_num_threads(1)
+    items = _tagged(_items(8))
+    loader = DataLoader(
+        items,
+        batch_size=4,
+        num_workers=2,
+        collate_fn=MixCollate(WaveformMixup(alpha=1.0, num_classes=C, generator=0)),
+    )
+    seen = []
+    for x, targets, speakers, ids, meta, lengths in loader:
+        assert x.shape[0] == targets.shape[0] == lengths.shape[0] == 4
+        seen += ids.tolist()
+        assert speakers == [f"spk{(i - 100) % 3}" for i in ids.tolist()]
+        assert meta["gain"].tolist() == [float(i - 100) for i in ids.tolist()]
+    assert seen == list(range(100, 108))
+    custom = MixCollate(
+        WaveformMixup(num_classes=C, generator=0),
+        collate_fn=functools.partial(pad_collate, multiple_of=64),
+    )
+    x, _, speakers, _, _, lengths = custom(items[:4])
+    assert x.shape[-1] % 64 == 0 and speakers[:2] == ["spk0", "spk1"]
+
+
+def test_mix_collate_refuses_unlabelled_items_without_blaming_a_collate_fn():
+    for items, found in (
+        ([torch.ones(5), torch.ones(3)], "a bare Tensor"),
+        ([(torch.ones(5),), (torch.ones(3),)], r"a tuple of 1 element\(s\)"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"MixCollate needs labelled items, \(waveform, label, ...\) tuples or "
+            rf"mappings with 'labels', but `batch\[0\]` is {found}\.",
+        ):
+            MixCollate(WaveformMixup(num_classes=C))(items)
 
 
 @pytest.mark.parametrize("persistent", [False, True])

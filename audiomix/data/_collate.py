@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
 
+from .._arrays import as_tensor
 from ..functional._alignment import pad_batch
 
 __all__ = ["MixCollate", "TrainEvalSwitch", "as_clip", "pad_collate"]
@@ -18,12 +19,8 @@ __all__ = ["MixCollate", "TrainEvalSwitch", "as_clip", "pad_collate"]
 
 def as_clip(item: Any, where: str) -> Tensor:
     """A clip as a tensor: tensors as they are, NumPy arrays and sequences converted."""
-    if isinstance(item, Tensor):
-        return item
-    if isinstance(item, np.ndarray) and not item.flags.writeable:
-        # Hugging Face datasets hand out read-only arrays; a tensor over them would warn and
-        # could be written to later. Copy (pad_batch copies anyway).
-        item = item.copy()
+    if isinstance(item, (Tensor, np.ndarray)):
+        return as_tensor(item, where.strip("`"))
     try:
         return torch.as_tensor(item)
     except (TypeError, ValueError, RuntimeError):
@@ -185,12 +182,18 @@ class MixCollate(TrainEvalSwitch):
 
     Collates with ``collate_fn`` (default :func:`pad_collate`), then calls ``mixer``:
 
-    * tuple items ``(waveform, label, ...)`` collated by :func:`pad_collate` give
-      ``mixer(x, labels, lengths)``, returned as ``(x, targets, lengths)``;
+    * tuple items ``(waveform, label)`` collated by :func:`pad_collate` give
+      ``mixer(x, labels, lengths)``, returned as ``(x, targets, lengths)``. Further fields,
+      ``(waveform, label, speaker, ...)``, are collated by ``default_collate`` and come back
+      where :func:`pad_collate` puts them, between the targets and the lengths:
+      ``(x, targets, speakers, ..., lengths)``. They stay those of each row's own item (a
+      mixed row's partner is in the mixer's ``last_params``, in the worker that mixed it);
     * mapping items (Hugging Face style) give ``mixer(batch[input_key], batch[label_key],
-      batch[lengths_key])``, returned as the collated dict with those three entries replaced;
-    * a custom ``collate_fn`` returns ``(x, labels)`` or ``(x, labels, lengths)``, or a
-      mapping as above.
+      batch[lengths_key])``, returned as the collated dict with those three entries replaced
+      and the other keys as collated;
+    * a custom ``collate_fn`` returns ``(x, labels)``, ``(x, labels, lengths)`` or
+      ``(x, labels, *extras, lengths)`` (the lengths last, as :func:`pad_collate` returns
+      them), or a mapping as above.
 
     Items without labels (bare clips) are an error: their collated ``(x, lengths)`` would
     otherwise be read as ``(x, labels)``. The mixer's stream reseeds in each worker from the
@@ -250,16 +253,20 @@ class MixCollate(TrainEvalSwitch):
     def _collate(self, batch: Sequence[Any]) -> Any:
         if self.collate_fn is not None:
             return self.collate_fn(batch)
-        if (
-            isinstance(batch, Sequence)
-            and batch
-            and not isinstance(batch[0], (tuple, list, Mapping))
-        ):
-            raise ValueError(
-                f"MixCollate needs labelled items, (waveform, label) tuples or mappings with "
-                f"{self.label_key!r}, but `batch[0]` is a bare {type(batch[0]).__name__}. To mix "
-                "unlabelled audio, collate with pad_collate and call the mixer with labels=None."
-            )
+        if isinstance(batch, Sequence) and batch:
+            first = batch[0]
+            bare = not isinstance(first, (tuple, list, Mapping))
+            if bare or (isinstance(first, (tuple, list)) and len(first) < 2):
+                found = (
+                    f"a bare {type(first).__name__}"
+                    if bare
+                    else f"a {type(first).__name__} of {len(first)} element(s)"
+                )
+                raise ValueError(
+                    "MixCollate needs labelled items, (waveform, label, ...) tuples or mappings "
+                    f"with {self.label_key!r}, but `batch[0]` is {found}. To mix unlabelled "
+                    "audio, collate with pad_collate and call the mixer with labels=None."
+                )
         return pad_collate(batch, input_key=self.input_key, lengths_key=self.lengths_key)
 
     def _mix(self, *args: Any) -> Any:
@@ -270,16 +277,23 @@ class MixCollate(TrainEvalSwitch):
                 return self.mixer(*args)
 
     def __call__(self, batch: Sequence[Any]) -> Any:
-        collated = self._collate(batch)
+        return self._mix_collated(self._collate(batch))
+
+    def _mix_collated(self, collated: Any) -> Any:
         if isinstance(collated, Mapping):
             return self._mix_mapping(collated)
-        if not isinstance(collated, (tuple, list)) or len(collated) not in (2, 3):
+        if not isinstance(collated, (tuple, list)) or len(collated) < 2:
             raise ValueError(
-                "`collate_fn` must return (x, labels), (x, labels, lengths) or a mapping, but "
-                f"returned {type(collated).__name__}"
+                "`collate_fn` must return (x, labels), (x, labels, lengths), "
+                "(x, labels, *extras, lengths) or a mapping, but returned "
+                f"{type(collated).__name__}"
                 + (f" of length {len(collated)}." if isinstance(collated, (tuple, list)) else ".")
             )
-        return self._mix(*collated)
+        if len(collated) == 2:
+            return self._mix(*collated)
+        x, labels, *extras, lengths = collated
+        x, targets, lengths = self._mix(x, labels, lengths)
+        return (x, targets, *extras, lengths)
 
     def _mix_mapping(self, collated: Mapping[str, Any]) -> dict[str, Any]:
         for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
