@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -13,6 +15,12 @@ from ..functional._spectral import frame_lengths, power_to_db
 
 # Windowed frames per chunk of clips in the CPU fast path (see LogMelSpectrogram._mel_power).
 _CHUNK_BYTES = 2 << 20
+
+
+def _capturing_graph() -> bool:
+    """True while ``torch.compile``, ``torch.export`` (and the ONNX exporter built on it) or
+    ``torch.jit.trace`` records the module rather than runs it."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
 class LogMelSpectrogram(nn.Module):
@@ -33,6 +41,17 @@ class LogMelSpectrogram(nn.Module):
     ``n_fft // 2`` samples (reflection cannot pad more than the clip holds); with
     ``center=False``, at least ``n_fft``. Shorter input raises a ``ValueError`` saying so; pad
     such clips, or use ``pad_mode="constant"``.
+
+    The module is a deployable front end: it exports with ``torch.export`` (batch and time
+    dynamic), to ONNX (``torch.onnx.export(..., dynamo=True)``), traces with
+    ``torch.jit.trace`` (the trace runs at any batch size and length) and compiles with
+    ``torch.compile`` without graph breaks. While one of them records the module, it takes
+    torchaudio's arithmetic (the CPU fast path below splits the batch in Python) and skips the
+    NaN/Inf scan, which needs the values on the host: a recorded graph passes NaN and Inf
+    through, as torchaudio's transforms do. In eager mode the scan stays on by default.
+
+    NumPy arrays (what ``soundfile`` and Hugging Face ``datasets`` give) are accepted as
+    waveforms and read without copying where possible; the output is a tensor.
 
     Args:
         sample_rate (int, optional): (Default: ``16000``)
@@ -145,14 +164,26 @@ class LogMelSpectrogram(nn.Module):
     def forward(self, waveform: Tensor) -> Tensor:
         """
         Args:
-            waveform (Tensor): (..., time), floating point.
+            waveform (Tensor or numpy.ndarray): (..., time), floating point.
 
         Returns:
             Tensor: (..., n_mels, frames) log-mel power in dB, in the input's dtype.
         """
-        check_audio(
-            waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=self.check_finite
-        )
+        if isinstance(waveform, np.ndarray):
+            # Read-only arrays (Hugging Face datasets) are copied, as a tensor over them would
+            # warn; so are reversed views, which a tensor cannot hold.
+            if not waveform.flags.writeable or any(s < 0 for s in waveform.strides):
+                waveform = waveform.copy()
+            waveform = torch.from_numpy(waveform)
+        capturing = _capturing_graph()
+        if torch.jit.is_tracing():
+            with warnings.catch_warnings():
+                # A trace records the checks' comparisons of sizes as constants, and warns
+                # that it does: they only raise on bad input and never shape the graph.
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                self._check_input(waveform, check_finite=False)
+        else:
+            self._check_input(waveform, check_finite=self.check_finite and not capturing)
         dtype = waveform.dtype
         work = self.mel.mel_scale.fb.dtype
         if dtype in (torch.float16, torch.bfloat16):
@@ -162,9 +193,14 @@ class LogMelSpectrogram(nn.Module):
                 f"`waveform` is {dtype} but the transform computes in {work}; convert one of "
                 f"them, e.g. `logmel.to({dtype})`."
             )
-        self._check_length(waveform.shape[-1])
-        power = self._mel_power(waveform)
+        power = self._mel_power_graph(waveform) if capturing else self._mel_power(waveform)
         return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
+
+    def _check_input(self, waveform: Tensor, *, check_finite: bool) -> None:
+        check_audio(
+            waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=check_finite
+        )
+        self._check_length(waveform.shape[-1])
 
     def _check_length(self, num_samples: int) -> None:
         """Rejects clips too short to frame, before ``torch.stft`` fails on its padding."""
@@ -241,6 +277,32 @@ class LogMelSpectrogram(nn.Module):
         parts = [self._mel_power_rows(chunk) for chunk in flat.split(rows)]
         power = parts[0] if len(parts) == 1 else torch.cat(parts)  # (n, frames, n_mels)
         return power.reshape(shape[:-1] + power.shape[-2:]).transpose(-1, -2)
+
+    def _mel_power_graph(self, waveform: Tensor) -> Tensor:
+        """``self.mel(waveform)`` in ops that every graph capture records as one graph.
+
+        torchaudio's ``Spectrogram`` asks ``torch.jit.isinstance`` about its arguments, which
+        ``torch.compile`` cannot trace (a graph break); the fast path splits the batch in
+        Python (a trace would keep its batch size). This is torchaudio's arithmetic on the whole
+        batch: ``|stft|^2``, then the mel matmul.
+        """
+        spec = self.mel.spectrogram
+        shape = waveform.shape
+        stft = torch.stft(
+            waveform.reshape(-1, shape[-1]),
+            n_fft=spec.n_fft,
+            hop_length=spec.hop_length,
+            win_length=spec.win_length,
+            window=spec.window,
+            center=spec.center,
+            pad_mode=spec.pad_mode,
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        )  # (n, freq, frames)
+        power = stft.abs().pow(2.0)
+        mel = torch.matmul(power.transpose(-1, -2), self.mel.mel_scale.fb).transpose(-1, -2)
+        return mel.reshape(shape[:-1] + mel.shape[-2:])
 
     def _mel_power_rows(self, flat: Tensor) -> Tensor:
         """(n, time) float32 -> (n, frames, n_mels) mel power, torchaudio's arithmetic."""

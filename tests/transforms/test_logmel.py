@@ -265,3 +265,32 @@ def test_check_finite_off_lets_nan_through(signals):
     x[0, 100] = float("nan")
     out = LogMelSpectrogram(n_mels=40, check_finite=False)(x)
     assert out[0].isnan().any() and torch.isfinite(out[1]).all()
+
+
+@pytest.mark.parametrize("shape", [(16000,), (3, 16000), (2, 1, 8000)], ids=str)
+@pytest.mark.parametrize("layout", ["writeable", "read-only", "reversed"])
+def test_numpy_input_equals_tensor_input(shape, layout, signals):
+    x = signals.noise(*shape, seed=2)
+    array = x.numpy().copy()
+    if layout == "read-only":  # as Hugging Face datasets hands out audio
+        array.setflags(write=False)
+    elif layout == "reversed":  # a view a tensor cannot hold
+        array = np.ascontiguousarray(array[..., ::-1])[..., ::-1]
+    logmel = LogMelSpectrogram(n_fft=400, hop_length=160, n_mels=40)
+    out = logmel(array)
+    assert isinstance(out, torch.Tensor)
+    torch.testing.assert_close(out, logmel(x), rtol=0, atol=0)
+    if layout == "read-only":
+        assert not array.flags.writeable  # left as it came
+
+
+def test_numpy_input_is_checked_as_tensors_are():
+    logmel = LogMelSpectrogram(n_mels=40)
+    with pytest.raises(TypeError, match="`waveform` must have a floating dtype"):
+        logmel(np.zeros((2, 16000), dtype=np.int16))
+    with pytest.raises(TypeError, match=r"`waveform` is torch.float64 but the transform"):
+        logmel(np.zeros((2, 16000)))  # soundfile.read's default dtype: pass dtype="float32"
+    bad = np.zeros((2, 16000), dtype=np.float32)
+    bad[1, 5] = np.nan
+    with pytest.raises(ValueError, match="`waveform` contains NaN or Inf"):
+        logmel(bad)
