@@ -51,10 +51,10 @@ BENCH_PEERS := "timm>=0.9" "torch-audiomentations>=0.11" torchvision==0.29.1
 
 bench: $(STAMP)
 	$(PIP) install -q -e ".[bench]" $(BENCH_PEERS) $(TORCH_PINS)
-	$(PY) benchmarks/bench.py
+	$(PY) -m benchmarks.bench
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/bench.py --quick --out $${TMPDIR:-/tmp}/audiomix-bench
+	$(PY) -m benchmarks.bench --quick --out $${TMPDIR:-/tmp}/audiomix-bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,5 @@
-"""The measuring harness: interleaved timing in two heap states, peak memory, the machine.
+"""The measuring harness: interleaved timing in two heap states, peak memory, output
+comparison, the machine.
 
 Every figure of the report is a median of interleaved repetitions (cases run round-robin in a
 fresh random order each repetition) or a peak of allocation events; nothing here knows what is
@@ -138,6 +139,25 @@ except (OSError, AttributeError):
 def _trim_heap() -> None:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+# --- correctness -------------------------------------------------------------------------------
+
+
+def check(what: str, got: torch.Tensor, want: torch.Tensor, *, exact: bool = False) -> str:
+    """A report line "PASS: ..." or "FAIL: ...": ``got`` bit-identical to ``want`` (``exact``) or
+    within a few float32 ulps of the data's largest magnitude."""
+    got = got.detach().double()
+    want = want.detach().double()
+    diff = float((got - want).abs().max()) if got.numel() else 0.0
+    scale = float(want.abs().max()) or 1.0
+    if exact:
+        ok = torch.equal(got, want)
+        verdict = "bit-identical" if ok else f"NOT identical (max |diff| {diff:.2e})"
+    else:
+        ok = diff <= 4 * torch.finfo(torch.float32).eps * scale
+        verdict = f"max |diff| {diff:.2e} (data max {scale:.3g}): " + ("OK" if ok else "MISMATCH")
+    return f"{'PASS' if ok else 'FAIL'}: {what}: {verdict}"
 
 
 # --- environment -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Section 1: mixing a batch. audiomix against a copy, hand-written PyTorch and the peers.
+"""One table of section 1: audiomix against a copy, hand-written PyTorch and the peers.
 
-One call of :func:`bench_mixing` times every case of a table on the same tensors, interleaved,
+One call of :func:`measure_table` times every case of a table on the same tensors, interleaved,
 in both heap states, then checks the outputs against each other in the same run.
 """
 
@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from harness import Case, Stat, measure_heaps
 
 import audiomix
 from audiomix import functional as AF
 
-from . import ALPHA, NUM_CLASSES, SAMPLE_RATE, users
+from ..harness import Case, Stat, check, measure_heaps
+from ..plan import ALPHA, NUM_CLASSES, SAMPLE_RATE, MixTable, Plan
+from . import _users as users
 
 COPY = "copy: `x.clone()` (floor)"
 COPY_OUT = "copy into a buffer: `buf.copy_(x)`"
@@ -40,15 +41,14 @@ TAM = "torch-audiomentations `Mix` (p=1)"
 
 @dataclass
 class MixResult:
-    title: str
-    shape: tuple[int, ...]
+    """The medians of one table by heap state and case, its notes, correctness lines and peak
+    memory (multiples of the output) by case."""
+
+    table: MixTable
     heaps: dict[str, dict[str, Stat]]
     notes: list[str]
     checks: list[str]
     memory: dict[str, float]
-    spectrogram: bool
-    copy: str = COPY
-    ref: str = AM_BATCH
 
     def ratio(self, a: str, b: str, heap: str = "warm") -> float:
         return self.heaps[heap][a].median / self.heaps[heap][b].median
@@ -135,7 +135,7 @@ def _audiomix_cases(inp: Inputs) -> list[Case]:
     ]
 
 
-def _peer_cases(inp: Inputs, peers: dict[str, Any], notes: list[str]) -> tuple[list[Case], dict]:
+def _peer_cases(inp: Inputs, plan: Plan, notes: list[str]) -> tuple[list[Case], dict]:
     """torchvision, timm (on an image-shaped view) and torch-audiomentations; the peers'
     modules are returned too, for the correctness checks."""
     x, labels, b = inp.x, inp.labels, inp.x.shape[0]
@@ -143,14 +143,14 @@ def _peer_cases(inp: Inputs, peers: dict[str, Any], notes: list[str]) -> tuple[l
     shape4 = "×".join(map(str, x4.shape))
     cases: list[Case] = []
     made: dict[str, Any] = {"x4": x4}
-    if peers.get("torchvision") is not None:
+    if plan.peer("torchvision") is not None:
         from torchvision.transforms import v2
 
         made["tv"] = tv = v2.MixUp(alpha=ALPHA, num_classes=NUM_CLASSES)
         cases.append(Case(TV, lambda: tv(x4, labels), note=f"input viewed as {shape4}"))
     else:
         notes.append("torchvision: skipped, not installed (`make bench` installs it).")
-    if peers.get("timm") is not None:
+    if plan.peer("timm") is not None:
         from timm.data import Mixup
 
         def timm_mixup(mode: str) -> Any:
@@ -186,9 +186,9 @@ def _peer_cases(inp: Inputs, peers: dict[str, Any], notes: list[str]) -> tuple[l
         )
     else:
         notes.append("timm: skipped, not installed (`make bench` installs it).")
-    if peers.get("torch_audiomentations") is not None and not inp.spectrogram:
+    if plan.peer("torch_audiomentations") is not None and not inp.spectrogram:
         cases.append(_tam_case(x, labels))
-    elif peers.get("torch_audiomentations") is None:
+    elif plan.peer("torch_audiomentations") is None:
         notes.append("torch-audiomentations: skipped, not installed (`make bench` installs it).")
     return cases, made
 
@@ -214,36 +214,33 @@ def _tam_case(x: torch.Tensor, labels: torch.Tensor) -> Case:
     )
 
 
-def bench_mixing(
-    title: str,
-    shape: tuple[int, ...],
-    peers: dict[str, Any],
+def measure_table(
+    table: MixTable,
+    plan: Plan,
     *,
-    reps: int,
-    warmup: int,
     compiled: Callable | None,
-    spectrogram: bool,
     only: set[str] | None = None,
     users_too: bool = True,
 ) -> MixResult:
     """Times one table: the floor, hand-written PyTorch, audiomix, the peers and (with
-    ``users_too``) the calls users make (lengths, CutMix, the dB spectrogram path)."""
-    inp = make_inputs(shape, spectrogram)
+    ``users_too``) the calls users make (lengths, CutMix, the dB spectrogram path); ``only``
+    keeps the cases of these names and skips the correctness checks."""
+    inp = make_inputs(table.shape, table.spectrogram)
     notes: list[str] = []
     cases = _reference_cases(inp, compiled, notes) + _audiomix_cases(inp)
     memory_fns: dict[str, Callable[[], Any]] = {}
     if users_too:
         user_cases, memory_fns = users.cases(inp, notes)
         cases += user_cases
-    peer_cases, made = _peer_cases(inp, peers, notes)
+    peer_cases, made = _peer_cases(inp, plan, notes)
     cases += peer_cases
     if only is not None:
         cases = [c for c in cases if c.name in only]
-    heaps = measure_heaps(cases, reps, warmup, ("warm", "cold"))
+    heaps = measure_heaps(cases, plan.reps, plan.warmup, ("warm", "cold"))
     notes += [f"{case.name}: {case.note}." for case in cases if case.note]
     memory = users.memory(inp, memory_fns) if memory_fns else {}
     checks = correctness(inp, compiled, made) if only is None else []
-    return MixResult(title, tuple(shape), heaps, notes, checks, memory, spectrogram)
+    return MixResult(table, heaps, notes, checks, memory)
 
 
 def correctness(inp: Inputs, compiled: Callable | None, made: dict[str, Any]) -> list[str]:
@@ -345,34 +342,21 @@ def _check_timm(inp: Inputs, tm: Any, x4: torch.Tensor, labels: torch.Tensor) ->
     ]
 
 
-def check(what: str, got: torch.Tensor, want: torch.Tensor, *, exact: bool = False) -> str:
-    got = got.detach().double()
-    want = want.detach().double()
-    diff = float((got - want).abs().max()) if got.numel() else 0.0
-    scale = float(want.abs().max()) or 1.0
-    if exact:
-        ok = torch.equal(got, want)
-        verdict = "bit-identical" if ok else f"NOT identical (max |diff| {diff:.2e})"
-    else:
-        ok = diff <= 4 * torch.finfo(torch.float32).eps * scale  # a few float32 ulps of the data
-        verdict = f"max |diff| {diff:.2e} (data max {scale:.3g}): " + ("OK" if ok else "MISMATCH")
-    return f"{'PASS' if ok else 'FAIL'}: {what}: {verdict}"
-
-
-def mixing_table(res: MixResult) -> list[str]:
+def markdown(res: MixResult) -> list[str]:
+    """The table as Markdown: times by heap state, peak memory, notes, correctness lines."""
     heaps = list(res.heaps)
     first = res.heaps[heaps[0]]
-    n = len(first[res.copy].times)
+    n = len(first[COPY].times)
     head, rule = "| method |", "| --- |"
     for h in heaps:
         head += f" {h} heap: ms | × copy | × audiomix |"
         rule += " ---: | ---: | ---: |"
-    mib = math.prod(res.shape) * 4 / 2**20
+    mib = math.prod(res.table.shape) * 4 / 2**20
     lines = [
-        f"### {res.title}",
+        f"### {res.table.title}",
         "",
-        f"Input {tuple(res.shape)} float32, {mib:.1f} MiB; median [min–max] of {n} interleaved "
-        f"repetitions per heap state; × audiomix is against {res.ref}.",
+        f"Input {res.table.shape} float32, {mib:.1f} MiB; median [min–max] of {n} interleaved "
+        f"repetitions per heap state; × audiomix is against {AM_BATCH}.",
         "",
         head,
         rule,
@@ -381,8 +365,8 @@ def mixing_table(res: MixResult) -> list[str]:
         row = f"| {name} |"
         for h in heaps:
             st = res.heaps[h][name]
-            base = res.heaps[h][res.copy].median
-            ours = res.heaps[h][res.ref].median
+            base = res.heaps[h][COPY].median
+            ours = res.heaps[h][AM_BATCH].median
             row += f" {st.fmt()} | {st.median / base:.2f} | {st.median / ours:.2f} |"
         lines.append(row)
     lines.append("")

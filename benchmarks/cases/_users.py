@@ -11,15 +11,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
-from harness import Case, peak_bytes
 
 import audiomix
 from audiomix import functional as AF
 
-from . import ALPHA, NUM_CLASSES
+from ..harness import Case, check, peak_bytes
+from ..plan import ALPHA, NUM_CLASSES, SAMPLE_RATE
 
 if TYPE_CHECKING:
-    from .mixing import Inputs
+    from ._mix_table import Inputs
 
 PLACEMENTS = ("start", "center", "random")
 #: One row per placement: ``mix`` with ``lengths`` (the lengths are uniform in [t/2, t]).
@@ -105,9 +105,9 @@ def memory(inp: Inputs, fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
 
 def long_clip_memory(minutes: float = 10.0, batch: int = 2) -> dict[str, float]:
     """Peak memory of CutMix with a fade and of ``mix`` with lengths on minutes-long clips,
-    where temporaries cost the most (the case of the issue: 2 × 10 min)."""
+    where temporaries cost the most."""
     g = torch.Generator().manual_seed(6)
-    t = int(minutes * 60 * 16000)
+    t = int(minutes * 60 * SAMPLE_RATE)
     x = torch.randn(batch, t, generator=g)
     labels = torch.arange(batch) % NUM_CLASSES
     lengths = torch.randint(t // 2, t + 1, (batch,), generator=g)
@@ -130,8 +130,6 @@ def long_clip_memory(minutes: float = 10.0, batch: int = 2) -> dict[str, float]:
 def correctness(inp: Inputs) -> list[str]:
     """The length-aware mix against clips placed by hand (same arithmetic: bit for bit), and
     the fused finiteness check against no check."""
-    from .mixing import check
-
     x, lengths = inp.x, inp.lengths
     checks = []
     for placement in ("start", "random"):

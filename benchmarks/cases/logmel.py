@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
-from harness import Case, measure
 
 import audiomix
 from audiomix import functional as AF
 
-from . import LOGMEL, SAMPLE_RATE
+from ..harness import Case, check, measure
+from ..plan import LOGMEL, SAMPLE_RATE, Plan
+from ..section import Section, Target, at_least, met
 
 TORCHAUDIO = "torchaudio `MelSpectrogram` + `AmplitudeToDB`"
 OURS = "audiomix `LogMelSpectrogram` (default checks)"
 OURS_FAST = "audiomix `LogMelSpectrogram`, check_finite=False"
-OLD_PATH = "audiomix 0.1 path: torchaudio mel + `power_to_db`"
+TA_MEL = "torchaudio `MelSpectrogram` + audiomix `power_to_db`"
 LIBROSA = "librosa per clip: `stft` + cached mel basis + `power_to_db`"
 LIBROSA_FEATURE = "librosa per clip: `feature.melspectrogram` + `power_to_db`"
 
 
-def bench_logmel(
-    batch: int, reps: int, warmup: int, peers: dict[str, Any]
-) -> tuple[list[str], dict]:
+def run(plan: Plan) -> Section:
     import torchaudio
 
+    print("log-mel ...", flush=True)
+    batch, reps = plan.logmel_batch, plan.logmel_reps
     g = torch.Generator().manual_seed(1)
     gains = 10 ** (torch.rand(batch, 1, generator=g) * 3 - 2)  # 40 dB of level differences
     x = torch.randn(batch, SAMPLE_RATE, generator=g) * gains
@@ -38,16 +37,16 @@ def bench_logmel(
     def ta_chain() -> torch.Tensor:
         return ta_db(ta_mel(x))
 
-    def ta_power_path() -> torch.Tensor:  # audiomix 0.1's path: torchaudio's mel, our dB
+    def ta_power_path() -> torch.Tensor:
         return AF.power_to_db(ours.mel(x), top_db=LOGMEL["top_db"])
 
     cases = [
         Case(OURS, lambda: ours(x)),
         Case(OURS_FAST, lambda: ours_fast(x)),
-        Case(OLD_PATH, ta_power_path),
+        Case(TA_MEL, ta_power_path),
         Case(TORCHAUDIO, ta_chain),
     ]
-    librosa = peers.get("librosa")
+    librosa = plan.peer("librosa")
     xn = x.numpy()
     lib_kw = dict(
         sr=SAMPLE_RATE,
@@ -114,7 +113,7 @@ def bench_logmel(
 
         cases.append(Case(LIBROSA, librosa_per_clip, max_reps=max(2, reps // 2)))
         cases.append(Case(LIBROSA_FEATURE, librosa_feature_per_clip, max_reps=max(2, reps // 4)))
-    stats = measure(cases, reps, warmup)
+    stats = measure(cases, reps, plan.warmup)
 
     # Agreement. torchaudio's AmplitudeToDB takes one top_db floor over the whole batch; ours is
     # per clip, so compare above the batch floor (where both are the plain dB value).
@@ -129,9 +128,7 @@ def bench_logmel(
             theirs[above],
             1e-3,
         ),
-        "PASS: audiomix == audiomix 0.1 path (torchaudio's `abs().pow(2)`): bit-identical"
-        if torch.equal(ours(x), ta_power_path())
-        else "FAIL: audiomix differs from the 0.1 path",
+        check(f"audiomix == {TA_MEL}", ours(x), ta_power_path(), exact=True),
     ]
     if librosa is not None:
         lib = torch.from_numpy(librosa_per_clip()).double()
@@ -149,8 +146,39 @@ def bench_logmel(
     for name, st in stats.items():
         n = len(st.times)
         lines.append(f"| {name} | {st.fmt()} (n={n}) | {st.median / ref:.2f} |")
-    lines += ["", "Outputs compared in the same run:", ""] + [f"- {c}" for c in checks] + [""]
-    return lines, {k: v.median for k, v in stats.items()}
+    lines += ["", "Outputs compared in the same run:", ""] + [f"- {c}" for c in checks]
+    medians = {k: v.median for k, v in stats.items()}
+    targets = _targets(medians)
+    return Section(
+        title="Log-mel front end",
+        body=lines,
+        targets=targets,
+        readings=[_reading(medians, targets)],
+        checks=checks,
+    )
+
+
+def _targets(medians: dict[str, float]) -> list[Target]:
+    ours = medians[OURS]
+    out = [at_least("torchaudio chain / audiomix log-mel", medians[TORCHAUDIO] / ours, 1.0)]
+    if LIBROSA in medians:
+        out.append(
+            at_least(
+                "librosa (per clip, fastest form) / audiomix log-mel",
+                medians[LIBROSA] / ours,
+                2.0,
+            )
+        )
+    return out
+
+
+def _reading(medians: dict[str, float], targets: list[Target]) -> str:
+    ours = medians[OURS]
+    librosa = f", librosa per clip {medians[LIBROSA] / ours:.2f}×" if LIBROSA in medians else ""
+    return (
+        f"- **Log-mel**: torchaudio's chain takes {medians[TORCHAUDIO] / ours:.2f}× as long"
+        f"{librosa} ({met(targets)})."
+    )
 
 
 def check_db(what: str, got: torch.Tensor, want: torch.Tensor, tol: float) -> str:

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import torch
-from harness import Case, fmt_ms, l3_mib, measure, peak_bytes
 
 import audiomix
 from audiomix import functional as AF
 
-from . import ALPHA, NUM_CLASSES, SAMPLE_RATE
+from ..harness import Case, fmt_ms, l3_mib, measure, peak_bytes
+from ..plan import ALPHA, NUM_CLASSES, SAMPLE_RATE, Plan
+from ..section import Figure, Section
 
 
-def bench_scaling(
-    batches: list[int],
-    seconds: list[float],
-    fixed_batch: int,
-    reps: int,
-    warmup: int,
-    peers: dict[str, Any],
-) -> dict:
+def run(plan: Plan) -> Section:
+    print("scaling ...", flush=True)
+    sc = _measure(plan)
+    return Section(
+        title="Scaling",
+        body=_markdown(sc),
+        figure=Figure(name="scaling.png", alt="scaling", draw=partial(_plot, sc)),
+    )
+
+
+def _measure(plan: Plan) -> dict:
+    batches, fixed_batch = plan.scaling_batches, plan.length_batch
     g = torch.Generator().manual_seed(4)
 
     def point(b: int, t: int) -> dict[str, float]:
@@ -33,11 +38,11 @@ def bench_scaling(
             Case("mix", lambda: AF.mix(x, p.lam, p.perm, validate=False)),
             Case("mix out=", lambda: AF.mix(x, p.lam, p.perm, out=buf, validate=False)),
         ]
-        st = measure(cases, reps, warmup)
+        st = measure(cases, plan.scaling_reps, 1)
         return {**{k: v.median for k, v in st.items()}, **{f"{k} min": v.lo for k, v in st.items()}}
 
     by_batch = {b: point(b, SAMPLE_RATE) for b in batches}
-    by_length = {s: point(fixed_batch, int(s * SAMPLE_RATE)) for s in seconds}
+    by_length = {s: point(fixed_batch, int(s * SAMPLE_RATE)) for s in plan.scaling_seconds}
 
     # Peak memory per method, against the input size.
     mem: dict[str, dict[int, float]] = {}
@@ -59,12 +64,12 @@ def bench_scaling(
             "audiomix module, check_finite=False": lambda x=x, m=module_fast, y=labels: m(x, y),
             "lam*x + (1-lam)*x[perm]": lambda x=x, w=w, p=p: w * x + (1 - w) * x[p.perm],
         }
-        if peers.get("torchvision") is not None:
+        if plan.peer("torchvision") is not None:
             from torchvision.transforms import v2
 
             tv = v2.MixUp(alpha=ALPHA, num_classes=NUM_CLASSES)
             fns["torchvision MixUp"] = lambda x=x, tv=tv, y=labels, b=b: tv(x.view(b, 1, 1, -1), y)
-        if peers.get("timm") is not None:
+        if plan.peer("timm") is not None:
             from timm.data import Mixup
 
             tm = Mixup(
@@ -97,7 +102,7 @@ def _linearity(points: dict[float, dict[str, float]], sizes: dict[float, float],
     return text + (f"; {', '.join(parts)}" if parts else "")
 
 
-def scaling_lines(sc: dict) -> list[str]:
+def _markdown(sc: dict) -> list[str]:
     lines = ["Per-sample λ, validate=False; median (min) in ms, warm heap.", ""]
     head = "| MiB | clone | mix | mix out= | mix / clone (medians) |"
     rule = "| ---: | ---: | ---: | ---: | ---: |"
@@ -150,14 +155,9 @@ def scaling_lines(sc: dict) -> list[str]:
     return lines
 
 
-def plot_scaling(sc: dict, path: Path) -> str:
-    try:
-        import matplotlib
+def _plot(sc: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except Exception as exc:
-        return f"plot skipped: matplotlib unavailable ({exc})"
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, xs_label, data in (
         (axes[0], "batch size (× 1 s clips)", sc["by_batch"]),
@@ -204,4 +204,3 @@ def plot_scaling(sc: dict, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return f"plot written to {path.name}"
