@@ -6,7 +6,7 @@ the pure functions they call.
 """
 
 from . import data, functional
-from .chain import Chain, WithLengths
+from .chain import Chain, TrainingOnly, WithLengths
 from .functional import MixParams
 from .losses import SoftTargetCrossEntropy
 from .manifold import ManifoldMixup
@@ -34,6 +34,7 @@ __all__ = [
     "SoftTargetCrossEntropy",
     "SpectrogramCutMix",
     "SpectrogramMixup",
+    "TrainingOnly",
     "WaveformCutMix",
     "WaveformMixup",
     "WithLengths",
