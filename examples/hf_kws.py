@@ -4,9 +4,10 @@ The clips live in a ``datasets.Dataset`` (dict items, NumPy arrays). The Trainer
 collator (:class:`audiomix.data.MixCollate`) pads each batch and mixes it in the DataLoader's
 worker processes; the model feeds the mixed targets straight to ``F.cross_entropy``. The
 Trainer uses one ``data_collator`` for training and evaluation, so audiomix's ``MixupTrainer``
-gives its evaluation and prediction loaders :func:`audiomix.data.pad_collate` instead: clean
-clips and class-index labels, which ``compute_metrics`` expects. A callback turns mixing off for the
-last epoch; the change reaches the persistent workers. Data: :mod:`_kws`.
+collates evaluation and prediction batches with the same collator in eval mode: the same
+padding (and the same front end, had the collator one), nothing mixed, and the dataset's
+class-index labels, which ``compute_metrics`` expects. A callback turns mixing off for the last
+epoch; the change reaches the persistent workers. Data: :mod:`_kws`.
 
     python examples/hf_kws.py                    # 8 epochs, about 20 s on 2 cores
     python examples/hf_kws.py --quick            # a short run, for tests

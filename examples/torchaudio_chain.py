@@ -5,6 +5,11 @@ labels nor return mixed targets. ``audiomix.Chain`` is a Sequential that carries
 ``(x, labels, lengths)``: torchaudio transforms see ``x`` only, mixing modules see all three,
 and the valid lengths are converted from samples to frames (and across sample rates).
 
+The masks work on the power spectrogram, before the dB conversion: there their fill value 0 is
+silence (on dB values it would be 0 dB, louder than the speech). After ``chain.eval()`` the
+same chain is the clean front end: the masks, torchaudio's random augmentations, are skipped
+and nothing is mixed.
+
     python examples/torchaudio_chain.py
 """
 
@@ -45,6 +50,8 @@ def main() -> None:
     chain = audiomix.Chain(
         T.Resample(orig_freq=16000, new_freq=8000),
         T.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40),
+        T.FrequencyMasking(freq_mask_param=8, iid_masks=True),  # one mask per clip
+        T.TimeMasking(time_mask_param=12, iid_masks=True),
         T.AmplitudeToDB(stype="power", top_db=80.0),
         # One method per batch: mixup in the power domain, or a time-frequency CutMix box.
         audiomix.RandomChoiceMix(
@@ -58,8 +65,6 @@ def main() -> None:
             },
             generator=args.seed + 2,
         ),
-        T.FrequencyMasking(freq_mask_param=8),
-        T.TimeMasking(time_mask_param=12),
     )
     print(chain)
     torch.manual_seed(args.seed)  # torchaudio's masks draw from the global RNG
@@ -67,7 +72,7 @@ def main() -> None:
     print(f"\ninput  x {tuple(x.shape)}, labels {labels.tolist()}, lengths {lengths.tolist()}")
     for step in range(args.batches):
         specgram, targets, frames = chain(x, labels, lengths)
-        switch = chain[3]
+        switch = chain[5]
         params = switch.last_params
         print(f"\nbatch {step}: method {switch.last_name!r}")
         print(
@@ -87,6 +92,14 @@ def main() -> None:
             "  targets\n"
             + "\n".join("    " + str([round(v, 3) for v in row]) for row in targets.tolist())
         )
+
+    chain.eval()
+    specgram, targets, frames = chain(x, labels, lengths)
+    front_end = chain[4](chain[1](chain[0](x)))  # resample, mel, dB: no masks, no mixing
+    print(
+        f"\nchain.eval(): the clean front end {torch.equal(specgram, front_end)}, valid frames "
+        f"{frames.tolist()}, targets one-hot {targets.max(1).values.eq(1).all().item()}"
+    )
 
 
 if __name__ == "__main__":

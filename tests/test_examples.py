@@ -24,6 +24,7 @@ def test_torchaudio_chain():
     out = _run("torchaudio_chain.py", "--batches", "2")
     assert "batch 1: method" in out and "specgram (4, 40, 101)" in out
     assert "valid frames [101, 56, 81," in out
+    assert "chain.eval(): the clean front end True" in out and "one-hot True" in out
 
 
 def test_variable_length():
