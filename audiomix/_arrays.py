@@ -9,7 +9,8 @@ import torch
 
 
 def as_tensor(value: Any, name: str) -> Any:
-    """A NumPy array as a tensor; anything else unchanged, for the caller's own checks.
+    """A NumPy array (or NumPy scalar) as a tensor; anything else unchanged, for the caller's
+    own checks.
 
     A writable array is shared, not copied (the callers never write to their inputs). A
     read-only array (what Hugging Face datasets hand out), one with negative strides or a
@@ -22,6 +23,8 @@ def as_tensor(value: Any, name: str) -> Any:
     Returns:
         ``value`` as a tensor if it is a NumPy array, else ``value`` itself.
     """
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         return value
     if not value.flags.writeable or any(s < 0 for s in value.strides) or not value.dtype.isnative:

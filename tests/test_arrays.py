@@ -31,6 +31,8 @@ def test_writable_arrays_are_shared_and_the_others_copied(dtype):
 
 def test_other_values_pass_through_and_object_arrays_are_refused():
     x = torch.ones(2)
-    assert as_tensor(x, "x") is x and as_tensor(None, "x") is None
+    assert as_tensor(x, "x") is x and as_tensor(None, "x") is None and as_tensor(3, "x") == 3
+    scalar = as_tensor(np.int64(3), "x")
+    assert isinstance(scalar, torch.Tensor) and scalar.dtype == torch.int64 and scalar.ndim == 0
     with pytest.raises(TypeError, match=r"`w` is a NumPy array of dtype object, which torch"):
         as_tensor(np.array([None]), "w")
