@@ -198,8 +198,9 @@ class MixCollate(TrainEvalSwitch):
     Items without labels (bare clips) are an error: their collated ``(x, lengths)`` would
     otherwise be read as ``(x, labels)``. The mixer's stream reseeds in each worker from the
     worker's seed, so workers and epochs draw different mixes; its ``last_params`` stay in the
-    worker. ``collate.eval()`` turns mixing off (the mixer runs in eval mode: the batch as it
-    is, unmixed targets) for an evaluation loader, e.g. ``MixCollate(mixer).eval()``; so does
+    worker. ``collate.eval()`` turns mixing off (the mixer runs in eval mode: nothing mixed,
+    unmixed targets; a :class:`~audiomix.Chain` still applies its front end and skips its
+    training-only steps) for an evaluation loader, e.g. ``MixCollate(mixer).eval()``; so does
     the mixer's own ``.eval()`` before the workers start. Changing ``mixer.alpha`` or
     ``mixer.p`` reaches running workers, for schedules. Picklable for spawn/forkserver workers
     (give a module-level ``collate_fn``).
