@@ -1,33 +1,36 @@
-"""Keyword-spotting CNNs on log-mel input, and the log-mel front end that feeds them.
+"""Keyword-spotting networks on log-mel input, and the log-mel front end that feeds them.
 
-Two sizes, because size decides whether mixup helps: the mixup paper (Zhang et al., 2018,
-table 4) found that mixup *hurt* a small LeNet and *helped* VGG-11 on Google Speech Commands.
+``tcresnet`` (default; ~65 k parameters at ``width=16``, ~1.3 M multiply-adds per 1 s clip)
+    TC-ResNet8 (Choi et al., 2019, "Temporal Convolution for Real-time Keyword Spotting on
+    Mobile Devices"): the mel bins are the channels of 1-D convolutions over time, so every
+    layer sees the whole spectrum and the feature maps are short sequences. A 3-tap stem
+    convolution to ``width`` channels, three residual blocks of two 9-tap convolutions
+    (1.5×, 2×, 3× ``width`` channels, each block halving the time axis), average pooling over
+    time, dropout, linear. ``blocks=2`` gives TC-ResNet14 (a second, unstrided block per stage).
 
-``small`` (default, ~62 k parameters at ``width=16``, ~12 M multiply-adds per 1 s clip)
-    Four 3×3 conv → BatchNorm → ReLU blocks with 2×2 max pooling after the first three
-    (40×101 → 20×50 → 10×25 → 5×12 feature maps), global average pooling, dropout and a linear
-    classifier. Small enough that the whole comparison trains on two CPU cores in minutes.
+``small`` (~35 k parameters at ``width=12``, ~137 k at 24)
+    A plain VGG-style CNN: four 3×3 conv → BatchNorm → ReLU blocks (``width``, 2×, 4×, 4×
+    channels) with 2×2 max pooling after the first three, global average pooling, dropout,
+    linear. About 20 times the multiply-adds of ``tcresnet`` at a similar size; the recipe's
+    augmented variant (``make kws-augmented``) uses it.
 
-``large`` (VGG-style, ~1.2 M parameters at ``width=32``)
-    Four stages of two 3×3 conv blocks each (``width``, 2×, 4×, 8× channels), max pooling
-    between stages, global average pooling, dropout, linear. The "larger option" for real
-    Speech Commands on a GPU: ~200 M multiply-adds per clip, about 17× ``small`` at width 16.
+``model_speed.py`` measures both against DS-CNN and BC-ResNet on the machine at hand.
 
-Both take a log-mel batch ``(batch, n_mels, frames)`` in dB and first standardise each clip
-(mean 0, std 1 over its mel bins and frames), which makes the classifier insensitive to the
-recording level: a 20 dB gain is a constant shift of a dB spectrogram.
+Both standardise each clip's log-mel first (mean 0, std 1 over its mel bins and frames), which
+makes the classifier insensitive to the recording level: a gain is a constant shift of a dB
+spectrogram.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 import audiomix
 
-__all__ = ["FrontEnd", "KWSNet", "build_model", "count_parameters"]
+__all__ = ["FrontEnd", "KWSNet", "count_parameters", "standardise"]
 
 
 class FrontEnd(nn.Module):
@@ -44,6 +47,7 @@ class FrontEnd(nn.Module):
         top_db (float, optional): per-clip dynamic range. (Default: ``80``)
 
     Example:
+        >>> import torch
         >>> FrontEnd()(torch.randn(8, 16000)).shape
         torch.Size([8, 40, 101])
     """
@@ -101,7 +105,21 @@ class FrontEnd(nn.Module):
         return self.logmel(waveform)
 
 
-def _block(c_in: int, c_out: int) -> list[nn.Module]:
+def standardise(specgram: Tensor) -> Tensor:
+    """Each clip to mean 0 and std 1 over its mel bins and frames.
+
+    Args:
+        specgram (Tensor): (batch, n_mels, frames) log-mel in dB.
+
+    Returns:
+        Tensor: (batch, n_mels, frames).
+    """
+    mean = specgram.mean(dim=(1, 2), keepdim=True)
+    std = specgram.std(dim=(1, 2), keepdim=True)
+    return (specgram - mean) / (std + 1e-5)
+
+
+def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
     return [
         nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -109,51 +127,113 @@ def _block(c_in: int, c_out: int) -> list[nn.Module]:
     ]
 
 
+class _SmallCNN(nn.Module):
+    """(batch, n_mels, frames) → (batch, 4 * width) pooled features."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        chans = [1, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for i in range(4):
+            layers += _conv_block(chans[i], chans[i + 1])
+            if i < 3:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.out_channels = chans[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.features(x.unsqueeze(1)).mean(dim=(2, 3))
+
+
+class _TemporalBlock(nn.Module):
+    """Two 9-tap convolutions over time with a residual path (a 1×1 convolution when the
+    stride or the width changes)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kernel_size: int = 9) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel_size, stride, pad, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel_size, 1, pad, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv1d(c_in, c_out, 1, stride, bias=False),
+                nn.BatchNorm1d(c_out),
+                nn.ReLU(inplace=True),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)), inplace=True)))
+        return F.relu(y + self.shortcut(x), inplace=True)
+
+
+class _TCResNet(nn.Module):
+    """(batch, n_mels, frames) → (batch, 3 * width) pooled features."""
+
+    def __init__(self, n_mels: int, width: int, blocks: int) -> None:
+        super().__init__()
+        chans = [width, (3 * width) // 2, 2 * width, 3 * width]
+        self.stem = nn.Conv1d(n_mels, width, 3, padding=1, bias=False)
+        layers: list[nn.Module] = []
+        for i in range(3):
+            layers.append(_TemporalBlock(chans[i], chans[i + 1], stride=2))
+            layers += [_TemporalBlock(chans[i + 1], chans[i + 1], 1) for _ in range(blocks - 1)]
+        self.blocks = nn.Sequential(*layers)
+        self.out_channels = chans[-1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(self.stem(x)).mean(dim=2)
+
+
 class KWSNet(nn.Module):
-    """Log-mel CNN classifier (see the module docstring for the two architectures).
+    """Log-mel keyword classifier (see the module docstring for the architectures).
 
     Args:
         num_classes (int): number of output classes.
-        arch (str, optional): ``"small"`` or ``"large"``. (Default: ``"small"``)
-        width (int, optional): channels of the first block; later blocks use multiples.
+        arch (str, optional): ``"tcresnet"`` or ``"small"``. (Default: ``"small"``)
+        width (int, optional): channels of the first layer; later layers use multiples.
             (Default: ``16``)
         dropout (float, optional): before the classifier. (Default: ``0.1``)
+        n_mels (int, optional): mel bins of the input (the channels of ``tcresnet``).
+            (Default: ``40``)
+        blocks (int, optional): residual blocks per stage of ``tcresnet`` (1: TC-ResNet8,
+            2: TC-ResNet14). (Default: ``1``)
 
     Example:
-        >>> net = KWSNet(num_classes=12)
+        >>> import torch
+        >>> net = KWSNet(num_classes=12, arch="tcresnet")
         >>> net(torch.randn(8, 40, 101)).shape
         torch.Size([8, 12])
     """
 
-    ARCHS = ("small", "large")
+    ARCHS = ("small", "tcresnet")
 
     def __init__(
-        self, num_classes: int, arch: str = "small", width: int = 16, dropout: float = 0.1
+        self,
+        num_classes: int,
+        arch: str = "small",
+        width: int = 16,
+        dropout: float = 0.1,
+        *,
+        n_mels: int = 40,
+        blocks: int = 1,
     ) -> None:
         super().__init__()
         if arch not in self.ARCHS:
             raise ValueError(f"`arch` must be one of {self.ARCHS}, but got {arch!r}.")
         if width < 1:
             raise ValueError(f"`width` must be >= 1, but got {width}.")
+        if blocks < 1:
+            raise ValueError(f"`blocks` must be >= 1, but got {blocks}.")
         if num_classes < 2:
             raise ValueError(f"`num_classes` must be >= 2, but got {num_classes}.")
-        w = width
-        layers: list[nn.Module] = []
-        if arch == "small":
-            chans = [1, w, 2 * w, 4 * w, 4 * w]
-            for i in range(4):
-                layers += _block(chans[i], chans[i + 1])
-                if i < 3:
-                    layers.append(nn.MaxPool2d(2))
-        else:
-            chans = [1, w, 2 * w, 4 * w, 8 * w]
-            for i in range(4):
-                layers += _block(chans[i], chans[i + 1]) + _block(chans[i + 1], chans[i + 1])
-                if i < 3:
-                    layers.append(nn.MaxPool2d(2))
-        self.features = nn.Sequential(*layers)
+        self.body: _SmallCNN | _TCResNet = (
+            _SmallCNN(width) if arch == "small" else _TCResNet(n_mels, width, blocks)
+        )
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(chans[-1], num_classes)
+        self.classifier = nn.Linear(self.body.out_channels, num_classes)
 
     def forward(self, specgram: Tensor) -> Tensor:
         """
@@ -163,26 +243,8 @@ class KWSNet(nn.Module):
         Returns:
             Tensor: (batch, num_classes) logits.
         """
-        x = specgram.unsqueeze(1)
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        std = x.std(dim=(2, 3), keepdim=True)
-        x = (x - mean) / (std + 1e-5)
-        x = self.features(x)
-        x = x.mean(dim=(2, 3))
-        return self.classifier(self.dropout(x))
-
-
-def build_model(num_classes: int, *, arch: str, width: int, dropout: float) -> KWSNet:
-    return KWSNet(num_classes, arch=arch, width=width, dropout=dropout)
+        return self.classifier(self.dropout(self.body(standardise(specgram))))
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-if __name__ == "__main__":  # a quick look at the sizes
-    for arch, width in (("small", 16), ("large", 32)):
-        net = KWSNet(12, arch=arch, width=width)
-        print(arch, width, count_parameters(net))
-    with torch.no_grad():
-        print(KWSNet(12)(FrontEnd()(torch.randn(2, 16000))).shape)
