@@ -1,6 +1,8 @@
-"""Training-time augmentations of the recipe, vectorised over the batch, with an explicit
-``torch.Generator``: :class:`BackgroundNoise` (segments of long recordings at a random SNR) and
-:class:`RandomTimeShift` (:func:`shift_time` by a random number of samples, zero-filled).
+"""Training-time steps of the recipe, vectorised over the batch: :class:`BackgroundNoise`
+(segments of long recordings at a random SNR) and :class:`RandomTimeShift` (:func:`shift_time`
+by a random number of samples, zero-filled), each with an explicit ``torch.Generator``;
+:class:`RMSNormalization` (every clip to one loudness before mixing) and :class:`SpecAugment`
+(torchaudio's masks, one draw per clip).
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ import os
 from collections.abc import Iterable, Sequence
 
 import torch
+import torchaudio
 from torch import Tensor, nn
+
+import audiomix
 
 from .common import BACKGROUND_NOISE_DIR
 from .layout import load_background_noise
 
-__all__ = ["BackgroundNoise", "RandomTimeShift", "shift_time"]
+__all__ = ["BackgroundNoise", "RMSNormalization", "RandomTimeShift", "SpecAugment", "shift_time"]
 
 
 def _uniform(low: float, high: float, n: int, generator: torch.Generator | None) -> Tensor:
@@ -285,3 +290,72 @@ class RandomTimeShift(nn.Module):
 
     def extra_repr(self) -> str:
         return f"max_shift={self.max_shift}"
+
+
+class RMSNormalization(nn.Module):
+    """Scales every clip to ``target_db`` RMS over its valid samples
+    (:func:`audiomix.functional.normalize_rms`), so that a mixing weight is a loudness share.
+
+    Called as ``m(waveform, lengths)`` and returns ``(waveform, lengths)``
+    (``carries_lengths``), so that in an :class:`audiomix.Chain` it sees the clips' lengths.
+
+    Args:
+        target_db (float): RMS level in dB re full scale.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, lengths = RMSNormalization(-20.0)(torch.randn(2, 8000, generator=g), None)
+        >>> audiomix.functional.rms_db(x).round().tolist()
+        [-20.0, -20.0]
+    """
+
+    carries_lengths = True
+
+    def __init__(self, target_db: float) -> None:
+        super().__init__()
+        self.target_db = float(target_db)
+
+    def forward(
+        self, waveform: Tensor, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """
+        Args:
+            waveform (Tensor): (batch, time).
+            lengths (Tensor or None): (batch,) valid samples. (Default: ``None``, all)
+
+        Returns:
+            tuple: the scaled ``(batch, time)`` waveforms and ``lengths`` unchanged.
+        """
+        scaled = audiomix.functional.normalize_rms(
+            waveform, target_db=self.target_db, lengths=lengths
+        )
+        return scaled, lengths
+
+    def extra_repr(self) -> str:
+        return f"target_db={self.target_db}"
+
+
+class SpecAugment(nn.Module):
+    """torchaudio's frequency and time masking of log-mels, a separate draw for every clip.
+
+    The draws come from torch's global generator (torchaudio's masks take no generator).
+
+    Args:
+        freq_mask (int): largest number of masked mel bins.
+        time_mask (int): largest number of masked frames.
+
+    Example:
+        >>> SpecAugment(7, 20)(torch.zeros(4, 40, 101)).shape
+        torch.Size([4, 40, 101])
+    """
+
+    def __init__(self, freq_mask: int, time_mask: int) -> None:
+        super().__init__()
+        self.masks = nn.Sequential(
+            torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True),
+            torchaudio.transforms.TimeMasking(time_mask, iid_masks=True),
+        )
+
+    def forward(self, specgram: Tensor) -> Tensor:
+        """Args: specgram (Tensor): (batch, n_mels, frames). Returns: Tensor, the same shape."""
+        return self.masks(specgram.unsqueeze(1)).squeeze(1)

@@ -28,8 +28,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .augment import BackgroundNoise, shift_time
 from .common import derive_seed
-from .data import BackgroundNoise, load_background_noise, shift_time
+from .layout import load_background_noise
 
 __all__ = ["Condition", "Shift", "coloured_noise", "conditions", "held_out_noise"]
 

@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .data import SpeechCommands, corrupt_labels
+from .dataset import SpeechCommands
+from .label_noise import corrupt_labels
 
 __all__ = ["IndexedItems", "Splits", "collate_indexed", "load_splits", "prepare_data"]
 

@@ -6,11 +6,11 @@
     torchrun --standalone --nproc_per_node=2 -m recipes.speech_commands.train --quick
     python -m recipes.speech_commands.train --help
 
-Per batch (training only): random time shift → background noise → [per-clip RMS
-normalisation] → [waveform mixer] → log-mel → [spectrogram mixer] → [SpecAugment] → CNN →
-cross-entropy against the (mixed) targets. Mixers come from the registry in ``mixers.py``
-(``none``, ``waveform``, ``spectrogram``, and CutMix / SNR / BC mixing when the installed
-audiomix has them).
+Per batch (training only), one ``audiomix.Chain``: [random time shift] → [background noise] →
+[per-clip RMS normalisation] → [waveform mixer] → log-mel → [spectrogram mixer] →
+[SpecAugment]; then the network and the cross-entropy against the (mixed) targets. Mixers come
+from the registry in ``mixers.py`` (``none``, ``waveform``, ``spectrogram``, CutMix, SNR and BC
+mixing).
 
 Outputs in ``run_dir``: ``config.yaml`` (resolved), ``epochs.csv`` (one row per epoch),
 ``metrics.json`` (final: test accuracy / NLL / ECE, raw and after temperature scaling fitted on
@@ -43,48 +43,13 @@ import torch.distributed as dist
 import yaml
 
 from .common import atomic_write_text, log
-from .config import (
-    CHECKPOINT,
-    DEFAULT_CONFIG,
-    EPOCHS_CSV,
-    METRICS,
-    RESOLVED_CONFIG,
-    RUN_INFO,
-    apply_overrides,
-    build_parser,
-    config_digest,
-    load_config,
-    parse_args,
-)
+from .config import CHECKPOINT, METRICS, RESOLVED_CONFIG, RUN_INFO, parse_args
 from .distributed import Dist, init_distributed
-from .mixers import available_mixers, build_mixer
 from .model import count_parameters
-from .splits import Splits, load_splits, prepare_data
+from .splits import load_splits, prepare_data
 from .trainer import Trainer
 
-__all__ = [
-    "CHECKPOINT",
-    "DEFAULT_CONFIG",
-    "EPOCHS_CSV",
-    "METRICS",
-    "RESOLVED_CONFIG",
-    "RUN_INFO",
-    "Splits",
-    "Trainer",
-    "apply_overrides",
-    "available_mixers",
-    "build_mixer",
-    "build_parser",
-    "config_digest",
-    "cpu_model",
-    "load_config",
-    "load_splits",
-    "machine_info",
-    "main",
-    "parse_args",
-    "prepare_data",
-    "run",
-]
+__all__ = ["cpu_model", "machine_info", "main", "run"]
 
 
 def cpu_model() -> str:

@@ -1,12 +1,13 @@
-"""One run's training and evaluation: :class:`Trainer` (model, augmentations, mixer,
-optimiser, checkpoints with every random state, the loop, the evaluation passes, the
-evaluation under shift and the description of what the run applied).
+"""One run's training and evaluation: :class:`Trainer` (model, the training pipeline as an
+``audiomix.Chain``, optimiser, checkpoints with every random state, the loop, the evaluation
+passes, the evaluation under shift and the description of what the run applied).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -16,23 +17,24 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-import torchaudio
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 
 import audiomix
 
+from . import features
 from . import robustness as R
-from .common import atomic_torch_save, atomic_write, derive_seed, log, progress
-from .config import CHECKPOINT, EPOCHS_CSV, config_digest
-from .data import (
+from .augment import BackgroundNoise, RandomTimeShift, RMSNormalization, SpecAugment
+from .common import (
     BACKGROUND_NOISE_DIR,
-    SILENCE,
-    UNKNOWN,
-    BackgroundNoise,
-    RandomTimeShift,
-    SpeechCommands,
+    atomic_torch_save,
+    atomic_write,
+    derive_seed,
+    log,
+    progress,
 )
+from .config import CHECKPOINT, EPOCHS_CSV, config_digest
+from .dataset import SILENCE, UNKNOWN, SpeechCommands
 from .distributed import Dist, all_sum, eval_indices, gather_rows
 from .metrics import classification_metrics, fit_temperature
 from .mixers import build_mixer
@@ -71,6 +73,7 @@ class Trainer:
         self._build_augmentations(root)
         self.mixer, self.stage = build_mixer(cfg, splits.num_classes)
         self.normalize_rms = bool(cfg["mixup"]["normalize_rms"]) and self.mixer is not None
+        self._build_pipeline()
         self._build_loader()
         self._build_optimizer()
 
@@ -80,13 +83,18 @@ class Trainer:
         self.train_subset = sorted(torch.randperm(len(splits.train), generator=g)[:n_sub].tolist())
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
-        # Log-mels of evaluation sets that do not change during a run (validation split, the
-        # training subset), computed once; and the last validation pass, which the final
-        # metrics would otherwise repeat with the same model.
-        self._features_cache: dict[str, list[tuple[Tensor, Tensor]]] = {}
+        # The last validation pass, which the final metrics would otherwise repeat with the
+        # same model.
         self._last_val: tuple[int, dict[str, Any], Tensor, Tensor] | None = None
         self.timing: dict[str, float] = {}
         self._shift_noise: str | None = None  # what the evaluation under shift added
+        # What the log-mels stored for this process belong to (features.stored).
+        data = {k: v for k, v in cfg["data"].items() if k != "num_workers"}
+        self._store_key = json.dumps(
+            [str(root), data, cfg["features"], str(self.device), cfg["eval"]["batch_size"]],
+            sort_keys=True,
+            default=str,
+        )
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -96,7 +104,12 @@ class Trainer:
         self.frontend = FrontEnd.from_config(cfg).to(self.device)
         m = cfg["model"]
         self.net = KWSNet(
-            self.splits.num_classes, arch=m["arch"], width=m["width"], dropout=m["dropout"]
+            self.splits.num_classes,
+            arch=m["arch"],
+            width=m["width"],
+            dropout=m["dropout"],
+            n_mels=cfg["features"]["n_mels"],
+            blocks=m["blocks"],
         ).to(self.device)
         self.model: nn.Module = self.net
         if d.enabled:
@@ -126,10 +139,35 @@ class Trainer:
                 warnings.warn(f"no background-noise augmentation: {err}", UserWarning, stacklevel=3)
         self.specaugment = None
         if acfg["specaugment"]:
-            self.specaugment = nn.Sequential(
-                torchaudio.transforms.FrequencyMasking(acfg["freq_mask"], iid_masks=True),
-                torchaudio.transforms.TimeMasking(acfg["time_mask"], iid_masks=True),
-            )
+            self.specaugment = SpecAugment(acfg["freq_mask"], acfg["time_mask"])
+
+    def _build_pipeline(self) -> None:
+        """The training batch's way from waveforms to (mixed) log-mels, one ``audiomix.Chain``:
+        [time shift] → [background noise] → [RMS normalisation] → [waveform mixer] → log-mel
+        → [spectrogram mixer] → [SpecAugment]."""
+        waveform_steps: list[nn.Module] = []
+        if self.shift is not None:
+            waveform_steps.append(audiomix.TrainingOnly(self.shift))
+        if self.noise is not None:
+            waveform_steps.append(audiomix.TrainingOnly(self.noise))
+        if self.normalize_rms:
+            rms = RMSNormalization(self.cfg["mixup"]["target_db"])
+            waveform_steps.append(audiomix.TrainingOnly(rms))
+        if self.stage == "waveform":
+            waveform_steps.append(self.mixer)
+        spectrogram_steps: list[nn.Module] = []
+        if self.stage == "spectrogram":
+            spectrogram_steps.append(self.mixer)
+        if self.specaugment is not None:
+            spectrogram_steps.append(audiomix.TrainingOnly(self.specaugment))
+        self.pipeline = audiomix.Chain(*waveform_steps, self.frontend, *spectrogram_steps)
+        # Nothing fills the padding of short clips: mixers get their true lengths and align them.
+        self.aligned = self.shift is None and self.noise is None
+        # Without a random step before the front end, a training clip's log-mel is the same in
+        # every epoch: it is computed once (features.stored) and the batch starts after the
+        # front end.
+        self.fixed_logmels = self.aligned and self.stage != "waveform"
+        self.after_frontend = audiomix.Chain(*spectrogram_steps)
 
     def _build_loader(self) -> None:
         """Training batches: the global batch is split across ranks."""
@@ -222,7 +260,6 @@ class Trainer:
         if not self.d.main:
             return
         payload = {
-            "format": 1,
             "epoch": self.epoch,
             "config_digest": config_digest(self.cfg),
             "world_size": self.d.world,
@@ -260,49 +297,44 @@ class Trainer:
 
     # -- one training epoch --------------------------------------------------------------------
 
-    def _train_batch(self, x: Tensor, y: Tensor, idx: Tensor) -> tuple[float, int]:
+    def _train_batch(self, idx: Tensor, x: Tensor | None) -> tuple[float, int]:
+        """One optimiser step on the training clips ``idx`` (their waveforms ``x``, or None
+        when their log-mels are fixed)."""
+        y = self.splits.train.labels[idx].to(self.device)
         lengths: Tensor | None = None
-        if self.shift is None and self.noise is None:
-            # Nothing fills the padding yet, so mixers can align clips by their true lengths.
-            lengths = self.splits.train.lengths[idx].clamp(1, x.shape[-1])
-        if self.shift is not None:
-            x = self.shift(x)
-        if self.noise is not None:
-            x = self.noise(x)
-        if self.normalize_rms:
-            x = audiomix.functional.normalize_rms(
-                x, target_db=self.cfg["mixup"]["target_db"], lengths=lengths
-            )
-        targets: Tensor | None = None
-        if self.stage == "waveform":
-            if lengths is None:
-                x, targets = self.mixer(x, y)
-            else:
-                x, targets, lengths = self.mixer(x, y, lengths)
-        x = x.to(self.device, non_blocking=True)
-        spec = self.frontend(x)
-        if self.stage == "spectrogram":
-            y_dev = y.to(self.device)
-            if lengths is None:
-                spec, targets = self.mixer(spec, y_dev)
-            else:
-                frames = self.frontend.frame_lengths(lengths).to(self.device)
-                spec, targets, _ = self.mixer(spec, y_dev, frames)
-        if self.specaugment is not None:
-            spec = self.specaugment(spec.unsqueeze(1)).squeeze(1)
-        logits = self.model(spec)
-        if targets is None:
-            loss = F.cross_entropy(logits, y.to(self.device))
+        if self.aligned:
+            lengths = self.splits.train.lengths[idx].clamp(1, self.num_samples).to(self.device)
+        if x is None:
+            spec = self._train_logmels()[idx.to(self.device)]
+            frames = None if lengths is None else self.frontend.frame_lengths(lengths)
+            out = self.after_frontend(spec, y, frames)
         else:
-            loss = audiomix.functional.soft_target_cross_entropy(logits, targets.to(self.device))
+            out = self.pipeline(x.to(self.device, non_blocking=True), y, lengths)
+        spec, targets = out[0], out[1]
+        logits = self.model(spec)
+        if self.mixer is None:
+            loss = F.cross_entropy(logits, y)
+        else:
+            loss = audiomix.functional.soft_target_cross_entropy(logits, targets)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.sched.step()
-        return float(loss.detach()) * x.shape[0], x.shape[0]
+        return float(loss.detach()) * spec.shape[0], spec.shape[0]
+
+    def _batches(self) -> Any:
+        """``(item indices, waveforms or None)`` of one epoch's training batches."""
+        if self.fixed_logmels:
+            # The sampler draws the same order as the loader would; no audio to load.
+            for idx in BatchSampler(self.sampler, self.batch_size, drop_last=True):
+                yield torch.tensor(idx, dtype=torch.long), None
+        else:
+            for x, _, idx in self.loader:
+                yield idx, x
 
     def train_epoch(self) -> float:
         self.model.train()
+        self.pipeline.train()
         if isinstance(self.sampler, DistributedSampler):
             self.sampler.set_epoch(self.epoch)
         total, count = 0.0, 0
@@ -311,8 +343,8 @@ class Trainer:
             f"epoch {self.epoch + 1}/{self.cfg['train']['epochs']}",
             disable=self.quiet,
         )
-        for x, y, idx in self.loader:
-            loss, n = self._train_batch(x, y, idx)
+        for idx, x in self._batches():
+            loss, n = self._train_batch(idx, x)
             total += loss
             count += n
             bar.update(1)
@@ -323,52 +355,71 @@ class Trainer:
 
     # -- evaluation ----------------------------------------------------------------------------
 
-    def _eval_loader(self, ds: SpeechCommands, items: Sequence[int]) -> DataLoader:
+    @property
+    def num_samples(self) -> int:
+        return self.splits.train.num_samples
+
+    def _eval_loader(self, ds: SpeechCommands) -> DataLoader:
         return DataLoader(
-            torch.utils.data.Subset(IndexedItems(ds), list(items)),
+            IndexedItems(ds),
             batch_size=self.cfg["eval"]["batch_size"],
             shuffle=False,
             collate_fn=collate_indexed,
             num_workers=self.cfg["data"]["num_workers"],
+            # Its own generator: computing stored log-mels draws nothing from torch's.
+            generator=torch.Generator().manual_seed(0),
         )
 
     @torch.no_grad()
-    def _features(
-        self, ds: SpeechCommands, mine: Sequence[int], cache_key: str | None
-    ) -> list[tuple[Tensor, Tensor]]:
-        """``(log-mel, item index)`` batches of ``mine``, kept under ``cache_key`` if given."""
-        if cache_key is not None and cache_key in self._features_cache:
-            # Iterating a DataLoader draws its base seed from torch's global generator, the
-            # one dropout and SpecAugment use in training. A cached pass draws it too, so the
-            # training streams stay those of a pass over the loader: caching changes no result,
-            # and a resumed run (whose cache starts empty) matches an uninterrupted one.
-            torch.empty((), dtype=torch.int64).random_()
-            return self._features_cache[cache_key]
-        batches = [
-            (self.frontend(x.to(self.device)), idx.to(self.device))
-            for x, _, idx in self._eval_loader(ds, mine)
-        ]
-        if cache_key is not None:
-            self._features_cache[cache_key] = batches
-        return batches
+    def _compute_logmels(self, ds: SpeechCommands, transform: Any = None) -> Tensor:
+        """Log-mels ``(len(ds), n_mels, frames)`` of every clip of ``ds`` in item order, in
+        chunks of ``eval.batch_size``; ``transform(x, idx)`` changes each chunk's waveforms
+        first."""
+        chunks = []
+        for x, _, idx in self._eval_loader(ds):
+            x = x.to(self.device)
+            chunks.append(self.frontend(x if transform is None else transform(x, idx)))
+        # Kept in the memory layout the front end gives: the layout decides the order of the
+        # network's reductions, so stored log-mels give the numbers fresh ones would.
+        first = chunks[0]
+        order = sorted(range(first.ndim), key=lambda dim: -first.stride(dim))
+        inverse = sorted(range(first.ndim), key=order.__getitem__)
+        return torch.cat([c.permute(order) for c in chunks]).permute(inverse)
+
+    def _logmels(self, name: str, ds: SpeechCommands, transform: Any = None) -> Tensor:
+        """:meth:`_compute_logmels`, once per process (:func:`features.stored`)."""
+        return features.stored(self._store_key, name, lambda: self._compute_logmels(ds, transform))
+
+    def _train_logmels(self) -> Tensor:
+        """The training clips' log-mels as the pipeline makes them when no random step comes
+        before the front end (RMS-normalised when the run normalises)."""
+        if not self.normalize_rms:
+            return self._logmels("training", self.splits.train)
+        rms = RMSNormalization(self.cfg["mixup"]["target_db"])
+        lengths = self.splits.train.lengths
+
+        def normalise(x: Tensor, idx: Tensor) -> Tensor:
+            n = lengths[idx].clamp(1, x.shape[-1]).to(x.device) if self.aligned else None
+            return rms(x, n)[0]
+
+        name = f"training/rms{rms.target_db:g}/{'aligned' if self.aligned else 'full'}"
+        return self._logmels(name, self.splits.train, normalise)
 
     @torch.no_grad()
-    def predict(
-        self,
-        ds: SpeechCommands,
-        indices: Sequence[int] | None = None,
-        *,
-        cache_key: str | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Logits and item indices over ``indices`` (default: all), gathered from every rank,
-        in index order. No augmentation, eval mode. With ``cache_key``, the log-mels are
-        computed on the first call and reused (for sets evaluated every epoch)."""
+    def predict(self, logmels: Tensor, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Logits and item indices over ``indices`` of a split whose log-mels are ``logmels``,
+        gathered from every rank, in index order. No augmentation, eval mode."""
+        # Every pass draws one number from torch's global generator, the seed a pass over a
+        # DataLoader draws: the training streams (dropout, SpecAugment) are then those of
+        # passes over the evaluation loaders, whether or not the log-mels were stored.
+        torch.empty((), dtype=torch.int64).random_()
         self.model.eval()
-        wanted = list(range(len(ds))) if indices is None else list(indices)
-        mine = [wanted[i] for i in eval_indices(len(wanted), self.d)]
+        mine = [indices[i] for i in eval_indices(len(indices), self.d)]
+        size = self.cfg["eval"]["batch_size"]
         outs, idxs = [], []
-        for spec, idx in self._features(ds, mine, cache_key):
-            outs.append(self.net(spec).float())
+        for start in range(0, len(mine), size):
+            idx = torch.tensor(mine[start : start + size], dtype=torch.long, device=self.device)
+            outs.append(self.net(logmels[idx]).float())
             idxs.append(idx)
         return self._gathered(outs, idxs)
 
@@ -381,9 +432,9 @@ class Trainer:
         return logits[order], index[order]
 
     def evaluate(
-        self, ds: SpeechCommands, *, detail: bool = False, cache_key: str | None = None
+        self, name: str, ds: SpeechCommands, *, detail: bool = False
     ) -> tuple[dict[str, Any], Tensor, Tensor]:
-        logits, index = self.predict(ds, cache_key=cache_key)
+        logits, index = self.predict(self._logmels(name, ds), range(len(ds)))
         labels = ds.labels[index]
         m = classification_metrics(
             logits,
@@ -394,15 +445,15 @@ class Trainer:
         )
         return m, logits, labels
 
-    def train_accuracy(
-        self, indices: Sequence[int] | None = None, *, cache_key: str | None = None
-    ) -> dict[str, float]:
+    def train_accuracy(self, indices: Sequence[int] | None = None) -> dict[str, float]:
         """Accuracy on training clips (no augmentation) against the noisy and the clean labels.
 
         On the clips whose label was flipped, ``accuracy_noisy`` counts memorised wrong labels
         and ``accuracy_clean`` the true class recovered despite them.
         """
-        logits, index = self.predict(self.splits.train, indices, cache_key=cache_key)
+        train = self.splits.train
+        wanted = range(len(train)) if indices is None else indices
+        logits, index = self.predict(self._logmels("training", train), wanted)
         pred = logits.argmax(dim=1)
         noisy = self.splits.train.labels[index]
         clean = self.splits.clean_train_labels[index]
@@ -424,7 +475,7 @@ class Trainer:
         while self.epoch < epochs:
             started = time.perf_counter()
             train_loss = self.train_epoch()
-            val, val_logits, val_labels = self.evaluate(self.splits.val, cache_key="validation")
+            val, val_logits, val_labels = self.evaluate("validation", self.splits.val)
             self._last_val = (self.epoch + 1, dict(val), val_logits, val_labels)
             row: dict[str, Any] = {
                 "epoch": self.epoch + 1,
@@ -435,7 +486,7 @@ class Trainer:
                 "val_ece": val["ece"],
             }
             if self.train_subset:
-                sub = self.train_accuracy(self.train_subset, cache_key="train-subset")
+                sub = self.train_accuracy(self.train_subset)
                 row["train_accuracy_noisy"] = sub["accuracy_noisy"]
                 row["train_accuracy_clean"] = sub["accuracy_clean"]
             row["seconds"] = time.perf_counter() - started
@@ -449,13 +500,12 @@ class Trainer:
 
     def final_metrics(self) -> dict[str, Any]:
         started = time.perf_counter()
-        self._features_cache.clear()  # training is over: free the memory
-        test, test_logits, test_labels = self.evaluate(self.splits.test, detail=True)
+        test, test_logits, test_labels = self.evaluate("test", self.splits.test, detail=True)
         if self._last_val is not None and self._last_val[0] == self.epoch:
             _, val, val_logits, val_labels = self._last_val  # the same model, the same numbers
             val = dict(val)
         else:
-            val, val_logits, val_labels = self.evaluate(self.splits.val)
+            val, val_logits, val_labels = self.evaluate("validation", self.splits.val)
         temperature = fit_temperature(val_logits, val_labels)
         scaled = classification_metrics(
             test_logits / temperature,
@@ -517,22 +567,26 @@ class Trainer:
         if not conditions:
             return {}
         sr = self.cfg["data"]["sample_rate"]
-        noise, self._shift_noise = R.held_out_noise(self.root, sample_rate=sr, seed=rcfg["seed"])
-        self.model.eval()
+        noise, self._shift_noise = features.stored(
+            self._store_key,
+            f"test-noise/{rcfg['seed']}",
+            lambda: R.held_out_noise(self.root, sample_rate=sr, seed=rcfg["seed"]),
+        )
         ds = self.splits.test
         out: dict[str, dict[str, Any]] = {}
         n_bins = self.cfg["eval"]["ece_bins"]
+        size = self.cfg["eval"]["batch_size"]
         for cond in conditions:
-            shift = R.Shift(cond, noise, sample_rate=sr, seed=rcfg["seed"])
+            logmels, clipped = self._shifted_logmels(cond, noise)
+            self.model.eval()
             outs, idxs = [], []
-            # Every rank shifts every chunk (the draws continue from chunk to chunk), then
-            # keeps its own rows: the shifted clips do not depend on the number of ranks.
-            for x, _, idx in self._eval_loader(ds, range(len(ds))):
-                x = shift(x)
-                mine = (idx % self.d.world) == self.d.rank
-                spec = self.frontend(x[mine].to(self.device))
-                outs.append(self.net(spec).float())
-                idxs.append(idx[mine].to(self.device))
+            # Each rank takes its rows of every chunk, the model sees the same chunks as a pass
+            # over the loader.
+            for start in range(0, len(ds), size):
+                idx = torch.arange(start, min(start + size, len(ds)), device=self.device)
+                idx = idx[(idx % self.d.world) == self.d.rank]
+                outs.append(self.net(logmels[idx]).float())
+                idxs.append(idx)
             logits, index = self._gathered(outs, idxs)
             labels = ds.labels[index]
             m = classification_metrics(logits, labels, self.splits.num_classes, n_bins=n_bins)
@@ -541,9 +595,22 @@ class Trainer:
             )
             entry = {"label": cond.label, **m, "nll_ts": ts["nll"], "ece_ts": ts["ece"]}
             if cond.kind == "clip":
-                entry["clipped_share"] = shift.clipped / len(ds)
+                entry["clipped_share"] = clipped / len(ds)
             out[cond.name] = entry
         return out
+
+    def _shifted_logmels(self, cond: R.Condition, noise: Sequence[Tensor]) -> tuple[Tensor, int]:
+        """Log-mels of the test split under ``cond`` and the number of clipped clips, once per
+        process: the draws continue from chunk to chunk of the split, from generators of their
+        own, so the shifted clips are the same in every run and for any number of ranks."""
+        rcfg = self.cfg["robustness"]
+        sr = self.cfg["data"]["sample_rate"]
+
+        def compute() -> tuple[Tensor, int]:
+            shift = R.Shift(cond, noise, sample_rate=sr, seed=rcfg["seed"])
+            return self._compute_logmels(self.splits.test, lambda x, _: shift(x)), shift.clipped
+
+        return features.stored(self._store_key, f"shifted/{cond.name}/{rcfg['seed']}", compute)
 
     def applied(self) -> dict[str, Any]:
         """What this run applied (data, splits, augmentations, mixing, label noise, shift

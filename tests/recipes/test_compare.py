@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recipes.speech_commands import compare as C
+from recipes.speech_commands import report
 from tests._helpers import make_tiny_speech_commands
 
 FIGURES = ("learning_curves.png", "reliability.png", "confusion.png", "mixed_examples.png")
@@ -129,11 +130,11 @@ def _fake_run(label: str, noise: float, seed: int, acc: float) -> dict:
 def test_aggregate_mean_std_and_deltas():
     runs = [_fake_run("none", 0.0, s, a) for s, a in enumerate((0.70, 0.72, 0.74))]
     runs += [_fake_run("spectrogram", 0.0, s, a) for s, a in enumerate((0.80, 0.80, 0.80))]
-    rows = C.aggregate(runs)
+    rows = report.aggregate(runs)
     assert [r["method"] for r in rows] == ["none", "spectrogram"]
     mean, std = rows[0]["test accuracy (%)"]
     assert mean == pytest.approx(72.0) and std == pytest.approx(2.0)  # sample std over seeds
-    assert "| 0% | none | 72.0 ± 2.0 |" in C.results_table(rows)
-    delta = C.delta_table(runs)  # paired by seed: +10, +8, +6 points
+    assert "| 0% | none | 72.0 ± 2.0 |" in report.results_table(rows)
+    delta = report.delta_table(runs)  # paired by seed: +10, +8, +6 points
     assert "| 0% | spectrogram | clean | +8.0 ± 2.0 | -0.080 ± 0.020 | +0.000 ± 0.000 |" in delta
     assert delta.rstrip().endswith("| 3 of 3 |")

@@ -1,4 +1,5 @@
-"""Tests of recipes/speech_commands/data.py on a tiny Speech Commands folder made here."""
+"""Tests of the recipe's data parts (layout, audio, dataset, augment, label_noise) on a tiny
+Speech Commands folder made here."""
 
 from __future__ import annotations
 
@@ -13,17 +14,15 @@ import torchaudio.functional as AF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recipes.speech_commands.data import (
-    KEYWORDS,
-    BackgroundNoise,
-    BadAudioError,
-    RandomTimeShift,
-    SpeechCommands,
-    corrupt_labels,
+from recipes.speech_commands.audio import BadAudioError
+from recipes.speech_commands.augment import BackgroundNoise, RandomTimeShift, shift_time
+from recipes.speech_commands.common import KEYWORDS
+from recipes.speech_commands.dataset import SpeechCommands
+from recipes.speech_commands.label_noise import corrupt_labels
+from recipes.speech_commands.layout import (
     find_bad_files,
     hash_percentage,
     load_background_noise,
-    shift_time,
     speaker_id,
     which_set,
 )

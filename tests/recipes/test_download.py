@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from recipes.speech_commands import download as dl
-from recipes.speech_commands.data import SpeechCommands
+from recipes.speech_commands.dataset import SpeechCommands
 from recipes.speech_commands.download import (
     MARKER,
     ArchiveError,

@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.speech_commands import train as T
+from recipes.speech_commands import train
+from recipes.speech_commands.config import apply_overrides, config_digest, load_config, parse_args
 from recipes.speech_commands.metrics import classification_metrics, fit_temperature
+from recipes.speech_commands.mixers import MIXERS, build_mixer
 from tests._helpers import make_tiny_speech_commands
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +88,7 @@ def test_help_lists_keys_and_methods():
 
 
 def test_overrides_in_both_forms_and_quick():
-    _, cfg = T.parse_args(
+    _, cfg = parse_args(
         [
             "--quick",
             "--set",
@@ -125,30 +127,29 @@ def test_overrides_in_both_forms_and_quick():
 )
 def test_bad_overrides_fail_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit):
-        T.parse_args(argv)
+        parse_args(argv)
     assert pytest.importorskip("re").search(message, capsys.readouterr().err)
 
 
 def test_config_digest_ignores_cosmetic_keys():
-    cfg = T.load_config()
-    same = T.apply_overrides(cfg, [("quiet", True), ("run_dir", "elsewhere")])
-    other = T.apply_overrides(cfg, [("mixup.alpha", 0.3)])
-    assert T.config_digest(cfg) == T.config_digest(same) != T.config_digest(other)
+    cfg = load_config()
+    same = apply_overrides(cfg, [("quiet", True), ("run_dir", "elsewhere")])
+    other = apply_overrides(cfg, [("mixup.alpha", 0.3)])
+    assert config_digest(cfg) == config_digest(same) != config_digest(other)
 
 
 # -- mixers and metrics -------------------------------------------------------------------------
 
 
 def test_registry_builds_every_mixer_of_audiomix():
-    mixers = T.available_mixers()
-    assert {"waveform", "spectrogram"} <= set(mixers)
-    cfg = T.load_config()
+    assert {"waveform", "spectrogram"} <= set(MIXERS)
+    cfg = load_config()
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(8) % 4
-    for name, (cls, stage) in mixers.items():
-        cfg = T.apply_overrides(cfg, [("mixup.method", name)])
-        mixer, got_stage = T.build_mixer(cfg, num_classes=4)
-        assert isinstance(mixer, cls) and got_stage == stage
+    for name, spec in MIXERS.items():
+        cfg = apply_overrides(cfg, [("mixup.method", name)])
+        mixer, stage = build_mixer(cfg, num_classes=4)
+        assert isinstance(mixer, spec.cls) and stage == spec.stage
         x = (
             torch.randn(8, 16000, generator=g)
             if stage == "waveform"
@@ -160,32 +161,52 @@ def test_registry_builds_every_mixer_of_audiomix():
 
 
 def test_mixer_streams_are_seeded_by_the_run_seed():
-    cfg = T.apply_overrides(T.load_config(), [("mixup.method", "waveform")])
-    a, _ = T.build_mixer(cfg, 4)
-    b, _ = T.build_mixer(cfg, 4)
-    c, _ = T.build_mixer(T.apply_overrides(cfg, [("seed", 1)]), 4)
+    cfg = apply_overrides(load_config(), [("mixup.method", "waveform")])
+    a, _ = build_mixer(cfg, 4)
+    b, _ = build_mixer(cfg, 4)
+    c, _ = build_mixer(apply_overrides(cfg, [("seed", 1)]), 4)
     pa, pb, pc = (m.sample_params(16) for m in (a, b, c))
     assert torch.equal(pa.lam, pb.lam) and torch.equal(pa.perm, pb.perm)
     assert not torch.equal(pa.perm, pc.perm)
 
 
 @pytest.mark.parametrize(
-    "arch, width, params", [("small", 12, 34_656), ("small", 16, 61_180), ("large", 32, 1_175_724)]
+    "arch, width, blocks, params",
+    [
+        ("small", 12, 1, 34_656),
+        ("small", 16, 1, 61_180),
+        ("tcresnet", 16, 1, 65_148),  # TC-ResNet8
+        ("tcresnet", 16, 2, 135_836),  # TC-ResNet14
+    ],
 )
-def test_models_and_front_end(arch, width, params):
+def test_models_and_front_end(arch, width, blocks, params):
     from recipes.speech_commands.model import FrontEnd, KWSNet, count_parameters
 
     front = FrontEnd()  # 40 mels, 30 ms window, 10 ms hop at 16 kHz
     spec = front(torch.randn(3, 16000, generator=torch.Generator().manual_seed(0)))
     assert spec.shape == (3, 40, 101)
     assert front.frame_lengths(torch.tensor([16000, 8000])).tolist() == [101, 51]
-    net = KWSNet(12, arch=arch, width=width).eval()
+    net = KWSNet(12, arch=arch, width=width, blocks=blocks).eval()
     assert count_parameters(net) == params
     assert net(spec).shape == (3, 12)
     # Per-clip standardisation: a gain (a constant dB shift) does not change the prediction.
     torch.testing.assert_close(net(spec + 20.0), net(spec), atol=1e-4, rtol=1e-4)
-    with pytest.raises(ValueError, match="`arch` must be one of"):
-        KWSNet(12, arch="huge")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"arch": "huge"}, r"`arch` must be one of \('small', 'tcresnet'\), but got 'huge'"),
+        ({"width": 0}, "`width` must be >= 1, but got 0"),
+        ({"blocks": 0}, "`blocks` must be >= 1, but got 0"),
+        ({"num_classes": 1}, "`num_classes` must be >= 2, but got 1"),
+    ],
+)
+def test_model_arguments_are_checked(kwargs, message):
+    from recipes.speech_commands.model import KWSNet
+
+    with pytest.raises(ValueError, match=message):
+        KWSNet(**{"num_classes": 12, **kwargs})
 
 
 def test_metrics_match_definitions():
@@ -224,7 +245,7 @@ def test_temperature_scaling_recovers_the_temperature():
 
 def test_tiny_run_writes_all_outputs(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    _, cfg = T.parse_args(
+    _, cfg = parse_args(
         tiny_args(
             tiny_data,
             run_dir,
@@ -236,7 +257,7 @@ def test_tiny_run_writes_all_outputs(tiny_data, tmp_path):
             "augment.specaugment=true",
         )
     )
-    metrics = T.run(cfg)
+    metrics = train.run(cfg)
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "checkpoint.pt",
         "config.yaml",
@@ -251,19 +272,19 @@ def test_tiny_run_writes_all_outputs(tiny_data, tmp_path):
     assert set(test["per_class_accuracy"]) == set(metrics["class_names"])
     assert len(test["confusion_matrix"]) == len(metrics["class_names"]) == 12
     assert sum(map(sum, test["confusion_matrix"])) == metrics["sizes"]["test"]
-    train = metrics["train"]
-    assert train["flipped_share"] == pytest.approx(0.5, abs=0.01)  # symmetric noise at 50 %
-    assert {"accuracy_noisy", "accuracy_clean", "flipped_accuracy_noisy"} <= set(train)
+    fit = metrics["train"]
+    assert fit["flipped_share"] == pytest.approx(0.5, abs=0.01)  # symmetric noise at 50 %
+    assert {"accuracy_noisy", "accuracy_clean", "flipped_accuracy_noisy"} <= set(fit)
     rows = (run_dir / "epochs.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,lr,train_loss,val_accuracy")
     # The resolved config is a valid config that reproduces the run's digest.
     import yaml
 
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert T.config_digest(saved) == metrics["config_digest"]
+    assert config_digest(saved) == metrics["config_digest"]
     # A second run into the same folder refuses to clobber it.
     with pytest.raises(FileExistsError, match="--resume"):
-        T.run(cfg)
+        train.run(cfg)
 
 
 def test_resume_after_kill_gives_identical_metrics(tiny_data, tmp_path):
@@ -278,8 +299,8 @@ def test_resume_after_kill_gives_identical_metrics(tiny_data, tmp_path):
         "augment.specaugment=true",
     )
     full_dir, killed_dir = tmp_path / "full", tmp_path / "killed"
-    _, cfg = T.parse_args(tiny_args(tiny_data, full_dir, *extra))
-    full = T.run(cfg)  # uninterrupted, in this process
+    _, cfg = parse_args(tiny_args(tiny_data, full_dir, *extra))
+    full = train.run(cfg)  # uninterrupted, in this process
 
     proc = subprocess.Popen(
         [
@@ -316,11 +337,11 @@ def test_resume_after_kill_gives_identical_metrics(tiny_data, tmp_path):
 
 
 def test_resume_refuses_a_different_config(tiny_data, tmp_path):
-    _, cfg = T.parse_args(tiny_args(tiny_data, tmp_path / "run", "--set", "train.epochs=1"))
-    T.run(cfg)
-    changed = T.apply_overrides(cfg, [("mixup.alpha", 0.3)])
+    _, cfg = parse_args(tiny_args(tiny_data, tmp_path / "run", "--set", "train.epochs=1"))
+    train.run(cfg)
+    changed = apply_overrides(cfg, [("mixup.alpha", 0.3)])
     with pytest.raises(ValueError, match="different config"):
-        T.run(changed, resume=True)
+        train.run(changed, resume=True)
 
 
 def test_strict_fails_before_training_and_lenient_skips(tiny_data, tmp_path):
@@ -333,9 +354,9 @@ def test_strict_fails_before_training_and_lenient_skips(tiny_data, tmp_path):
     assert out.returncode == 2
     assert "ffffffff_nohash_0.wav" in out.stderr
     assert not (tmp_path / "strict" / "checkpoint.pt").exists()
-    _, cfg = T.parse_args(tiny_args(data, tmp_path / "lenient", "--set", "train.epochs=1"))
+    _, cfg = parse_args(tiny_args(data, tmp_path / "lenient", "--set", "train.epochs=1"))
     with pytest.warns(UserWarning, match="ffffffff_nohash_0.wav"):
-        T.run(cfg)
+        train.run(cfg)
     assert (tmp_path / "lenient" / "metrics.json").exists()
 
 
@@ -353,7 +374,7 @@ def test_download_path_trains_on_the_fetched_archive(tiny_data, tmp_path):
         for a in tiny_args(tiny_data, run_dir, "--set", "train.epochs=1")
         if a not in ("--data-dir", str(tiny_data))
     ]
-    _, cfg = T.parse_args(
+    _, cfg = parse_args(
         [
             *args,
             "--download",
@@ -363,11 +384,11 @@ def test_download_path_trains_on_the_fetched_archive(tiny_data, tmp_path):
             f"data.download_url={archive.as_uri()}",
         ]
     )
-    metrics = T.run(cfg)
+    metrics = train.run(cfg)
     assert (tmp_path / "cache" / "speech_commands_v0.02" / "yes").is_dir()
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["dataset"].startswith(str(tmp_path / "cache"))
-    from recipes.speech_commands.data import SpeechCommands
+    from recipes.speech_commands.dataset import SpeechCommands
 
     assert metrics["sizes"]["test"] == len(SpeechCommands(tiny_data, "testing"))  # the same data
 

@@ -19,9 +19,10 @@ import soundfile as sf
 import torch
 
 from recipes.speech_commands import compare as C
+from recipes.speech_commands import report, train
 from recipes.speech_commands import robustness as R
-from recipes.speech_commands import train as T
-from recipes.speech_commands.data import shift_time
+from recipes.speech_commands.augment import shift_time
+from recipes.speech_commands.config import load_config, parse_args
 
 SR = 16000
 VOCABULARY = ("alpha", "bravo", "charlie", "delta", "echo")
@@ -109,7 +110,7 @@ def test_own_keywords_without_background_noise(comparison):
 
 
 def test_default_keywords_on_another_vocabulary_is_an_error(vocabulary, tmp_path):
-    _, cfg = T.parse_args(_args(vocabulary, tmp_path / "run"))
+    _, cfg = parse_args(_args(vocabulary, tmp_path / "run"))
     with pytest.raises(
         ValueError,
         match=r"task='12' needs at least two of its keywords as word folders, but .* has 0 of "
@@ -117,7 +118,7 @@ def test_default_keywords_on_another_vocabulary_is_an_error(vocabulary, tmp_path
         r"among them with `--set \"data.keywords=\[word1, word2\]\"`, or train on every word "
         r"folder with `--set data.task=35`",
     ):
-        T.run(cfg)
+        train.run(cfg)
 
 
 def test_a_class_without_training_clips_is_an_error(vocabulary, tmp_path):
@@ -126,18 +127,18 @@ def test_a_class_without_training_clips_is_an_error(vocabulary, tmp_path):
     delta = {f"delta/{p.name}" for p in (data / "delta").glob("*.wav")} - validation
     listed = (data / "testing_list.txt").read_text().split()
     (data / "testing_list.txt").write_text("\n".join(sorted(set(listed) | delta)) + "\n")
-    _, cfg = T.parse_args(_args(data, tmp_path / "run", "--set", f"data.keywords={KEYWORDS}"))
+    _, cfg = parse_args(_args(data, tmp_path / "run", "--set", f"data.keywords={KEYWORDS}"))
     with pytest.raises(
         ValueError,
         match=r"class\(es\) \['delta'\] have no clips in the training split of .* \(split by "
         r"list files\); a class without training clips cannot be learnt",
     ):
-        T.run(cfg)
+        train.run(cfg)
 
 
 def test_unquoted_yes_in_keywords_is_refused(capsys):
     with pytest.raises(SystemExit):
-        T.parse_args(["--set", "data.keywords=[yes, up]"])
+        parse_args(["--set", "data.keywords=[yes, up]"])
     assert "`data.keywords` must hold words, but got True (YAML reads yes, no, on and off" in (
         capsys.readouterr().err
     )
@@ -178,8 +179,8 @@ def test_spread_only_from_two_seeds():
         return {"label": "none", "noise": 0.0, "seed": seed, "history": [], "info": {},
                 "metrics": {"test": test, "train": train}}  # fmt: skip
 
-    one = C.results_table(C.aggregate([fake(0, 0.5)]))
-    two = C.results_table(C.aggregate([fake(0, 0.5), fake(1, 0.7)]))
+    one = report.results_table(report.aggregate([fake(0, 0.5)]))
+    two = report.results_table(report.aggregate([fake(0, 0.5), fake(1, 0.7)]))
     assert "±" not in one and "| 0% | none | 50.0 | 1.000 |" in one
     assert "| 0% | none | 60.0 ± 14.1 | 1.000 ± 0.000 |" in two
 
@@ -214,7 +215,7 @@ def test_robustness_keys_in_metrics_and_report(comparison):
 
 
 def test_conditions_from_config_and_their_errors():
-    names = [c.name for c in R.conditions(T.load_config()["robustness"])]
+    names = [c.name for c in R.conditions(load_config()["robustness"])]
     assert names == [
         "noise_20db",
         "noise_10db",
@@ -235,7 +236,7 @@ def test_conditions_from_config_and_their_errors():
     with pytest.raises(ValueError, match="`robustness.time_shift_ms` must be >= 0, but got -5"):
         R.conditions({"time_shift_ms": -5})
     with pytest.raises(SystemExit):  # checked when the config is loaded, before any training
-        T.parse_args(["--set", "robustness.gain_db=[.nan]"])
+        parse_args(["--set", "robustness.gain_db=[.nan]"])
 
 
 def _shifted(condition: R.Condition, x: torch.Tensor, noise, chunks: int) -> torch.Tensor:
