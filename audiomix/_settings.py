@@ -39,7 +39,8 @@ class MixSettings:
 
     Args:
         owner (str): the public class name, for messages.
-        alpha (float): Beta concentration, > 0.
+        alpha (float or None): Beta concentration, > 0; ``None`` for a method that draws no λ
+            (SNR mixing draws SNRs), which then has no ``alpha`` to set.
         p (float): probability of mixing, in [0, 1].
         num_classes, label_smoothing, multilabel, union: the target format, as in
             :func:`~audiomix.functional.mix_targets`.
@@ -49,7 +50,7 @@ class MixSettings:
         self,
         owner: str,
         *,
-        alpha: float,
+        alpha: float | None,
         p: float,
         num_classes: int | None,
         label_smoothing: float,
@@ -65,30 +66,30 @@ class MixSettings:
                 f"{owner}: `union=True` is for multi-label targets; pass `multilabel=True`."
             )
         self.union = bool(union)
+        self.draws_lambda = alpha is not None
         self._shared = torch.zeros(2, dtype=torch.float64).share_memory_()
-        self.alpha = alpha
+        if alpha is not None:
+            self.alpha = alpha
         self.p = p
         if self.p == 0.0:
             warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=_user_level())
-        if self.alpha > 1e3:
+        if alpha is not None and self.alpha > 1e3:
             warnings.warn(
                 f"{owner}: `alpha`={self.alpha} puts every weight at about 0.5.",
                 UserWarning,
                 stacklevel=_user_level(),
             )
 
-    @classmethod
-    def from_arguments(cls, owner: str, arguments: dict[str, Any]) -> MixSettings:
-        """Settings from a constructor's ``locals()`` (the keywords of this class)."""
-        names = ("alpha", "p", "num_classes", "label_smoothing", "multilabel", "union")
-        return cls(owner, **{name: arguments[name] for name in names})
-
     @property
-    def alpha(self) -> float:
-        return float(self._shared[_ALPHA])
+    def alpha(self) -> float | None:
+        return float(self._shared[_ALPHA]) if self.draws_lambda else None
 
     @alpha.setter
     def alpha(self, value: float) -> None:
+        if not self.draws_lambda:
+            raise AttributeError(
+                f"{self.owner} draws no λ ~ Beta(alpha, alpha), so it has no `alpha` to set."
+            )
         self._shared[_ALPHA] = check_alpha(value)
 
     @property
@@ -138,8 +139,9 @@ class SettingsMixin:
     settings: MixSettings
 
     @property
-    def alpha(self) -> float:
-        """Beta concentration (> 0); settable, shared with running DataLoader workers."""
+    def alpha(self) -> float | None:
+        """Beta concentration (> 0); settable, shared with running DataLoader workers.
+        ``None`` for methods that draw no λ (setting it is then an error)."""
         return self.settings.alpha
 
     @alpha.setter
@@ -189,3 +191,63 @@ class StreamMixin:
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self._stream.load_state(state)
+
+
+class ForwardsSchedule:
+    """``alpha`` and ``p`` of a container (:class:`~audiomix.Chain`,
+    :class:`~audiomix.RandomChoiceMix`): set on every mixing member, so that a schedule written
+    for one mixer (``mixer.p = 0.0``) works on the container too, in running workers as well.
+
+    Reading gives the members' common value; members that disagree make reading an error
+    (read or set them one by one instead).
+    """
+
+    def _scheduled_members(self) -> list[Any]:
+        """The members whose ``alpha`` and ``p`` the container forwards to."""
+        raise NotImplementedError
+
+    def _common(self, name: str, members: list[Any]) -> float:
+        owner = type(self).__name__
+        if not members:
+            raise AttributeError(f"{owner} holds no mixer with `{name}`.")
+        values = {getattr(m, name) for m in members}
+        if len(values) > 1:
+            listed = ", ".join(f"{type(m).__name__}: {getattr(m, name)}" for m in members)
+            raise ValueError(
+                f"the mixers of this {owner} have different `{name}` values ({listed}); read "
+                "them one by one, or set one value for all."
+            )
+        return values.pop()
+
+    def _with_alpha(self) -> list[Any]:
+        return [m for m in self._scheduled_members() if m.alpha is not None]
+
+    @property
+    def alpha(self) -> float:
+        """The members' common ``alpha``; setting it sets every member that draws λ."""
+        return self._common("alpha", self._with_alpha())
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        members = self._with_alpha()
+        if not members:
+            raise AttributeError(
+                f"no mixer of this {type(self).__name__} draws λ, so it has no `alpha` to set."
+            )
+        check_alpha(value)
+        for m in members:
+            m.alpha = value
+
+    @property
+    def p(self) -> float:
+        """The members' common ``p``; setting it sets every member (``0.0``: nothing mixes)."""
+        return self._common("p", self._scheduled_members())
+
+    @p.setter
+    def p(self, value: float) -> None:
+        members = self._scheduled_members()
+        if not members:
+            raise AttributeError(f"{type(self).__name__} holds no mixer with `p` to set.")
+        check_probability(value)
+        for m in members:
+            m.p = value

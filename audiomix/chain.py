@@ -20,8 +20,10 @@ import torchaudio
 from torch import Tensor, nn
 
 from ._arrays import as_tensor
+from ._settings import ForwardsSchedule
 from ._validation import check_lengths
 from .functional import frame_lengths
+from .transforms import Mixer
 
 __all__ = ["Chain", "TrainingOnly", "WithLengths"]
 
@@ -161,7 +163,7 @@ def _known_lengths_rule(module: nn.Module) -> Callable[[Tensor], Tensor] | None:
     return None
 
 
-class Chain(nn.Sequential):
+class Chain(ForwardsSchedule, nn.Sequential):
     r"""``nn.Sequential`` for augmentation pipelines with mixing: labels follow the mix.
 
     Call as ``x, targets = chain(x, labels)`` or
@@ -184,6 +186,9 @@ class Chain(nn.Sequential):
 
     Without a mixing module the labels come out as they went in. Nothing is done in place; a
     chain is an ``nn.Module`` (buffers move with ``.to()``, RNG states are in ``state_dict()``).
+    Setting ``chain.alpha`` or ``chain.p`` sets it on every mixer in the chain (``chain.p =
+    0.0`` stops all mixing, in running DataLoader workers too); reading gives their common
+    value.
 
     **Training and evaluation.** After ``chain.eval()`` mixing modules pass the audio through
     and return unmixed targets, and training-only steps are skipped (not run, nothing drawn,
@@ -218,6 +223,11 @@ class Chain(nn.Sequential):
     """
 
     mixes_labels = True
+
+    def _scheduled_members(self) -> list[nn.Module]:
+        # Setting chain.p or chain.alpha reaches every mixer in it (nested chains included), so
+        # that a schedule written for one mixer works on the chain.
+        return [m for m in self if isinstance(m, (Mixer, ForwardsSchedule))]
 
     def forward(  # type: ignore[override]
         self, x: Tensor, labels: Tensor | None = None, lengths: Tensor | None = None

@@ -9,20 +9,36 @@ train on equally mixed targets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from ._rng import RandomStream
-from ._settings import MixSettings, SettingsMixin, StreamMixin
+from ._settings import ForwardsSchedule, MixSettings, SettingsMixin
 from ._validation import check_labels_batch
 from .functional._mix import mix
-from .functional._sampling import MixParams, sample_mix_params
+from .functional._sampling import MixParams
+from .transforms._base import Layout, Mixer, MixerOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ManifoldMixup"]
 
 INPUT = "input"
+
+
+class HiddenMixup(Mixer):
+    """The mixer of :class:`ManifoldMixup`: mixup of activations of any shape (batch, ...)."""
+
+    layout = Layout("activations", "(batch, ...)", 1, 64)
+
+    def apply(
+        self, x: Tensor, params: MixParams, lengths: Tensor | None = None
+    ) -> tuple[Tensor, MixParams]:
+        lam = params.lam.to(x.dtype)
+        out = mix(x, lam, params.perm, lengths=lengths, offsets=params.offsets, validate=False)
+        return out, params
 
 
 class _MixHook:
@@ -41,7 +57,7 @@ class _MixHook:
         return owner._mix_hidden(output, owner.layer_names[self.index])
 
 
-class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
+class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
     r"""Wraps a model to mix its hidden activations at a chosen or random layer.
 
     Forward hooks are registered on the candidate layers once, at construction; each training
@@ -63,8 +79,11 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
             ``model.named_modules()`` or as modules; ``"input"`` mixes the model's input.
         alpha (float, optional): Beta concentration, > 0; settable. (Default: ``2.0``, as in
             the paper)
-        num_classes, p, per_sample, label_smoothing, multilabel, union, generator, per_rank,
-            validate: as in :class:`WaveformMixup`.
+        num_classes (int or None, optional): needed when labels are class indices.
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`:
+            ``p``, ``per_sample``, ``label_smoothing``, ``multilabel``, ``union``,
+            ``partner``, ``generator``, ``per_rank``, ``validate``). They configure
+            :attr:`mixer`, the :class:`HiddenMixup` that draws and mixes.
 
     After a call, ``last_params`` (a :class:`MixParams`, CPU) and ``last_layer`` (the name)
     describe the mix. ``remove_hooks()`` detaches the hooks from the model.
@@ -84,20 +103,10 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
         *,
         alpha: float = 2.0,
         num_classes: int | None = None,
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
         super().__init__()
-        self.settings = MixSettings.from_arguments("ManifoldMixup", locals())
-        self.per_sample = bool(per_sample)
-        self.validate = bool(validate)
-        self._stream = RandomStream(generator, per_rank=per_rank, owner="ManifoldMixup")
+        self.mixer = HiddenMixup(alpha, num_classes, **options)
         self.last_params: MixParams | None = None
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be an nn.Module, but got {type(model).__name__}.")
@@ -149,15 +158,27 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
 
     mixes_labels = False
 
-    def sample_params(self, batch_size: int) -> MixParams:
-        """Draws λ and partners for a batch (CPU), advancing the wrapper's RNG."""
-        return sample_mix_params(
-            batch_size,
-            alpha=self.alpha,
-            p=self.p,
-            per_sample=self.per_sample,
-            generator=self._stream.get(),
-        )
+    def _scheduled_members(self) -> list[Mixer]:
+        return [self.mixer]
+
+    @property
+    def settings(self) -> MixSettings:
+        """The target format and schedule, those of :attr:`mixer`."""
+        return self.mixer.settings
+
+    @property
+    def validate(self) -> bool:
+        return self.mixer.validate
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The CPU generator of this process (that of :attr:`mixer`)."""
+        return self.mixer.generator
+
+    def sample_params(self, batch_size: int, labels: Tensor | None = None) -> MixParams:
+        """Draws λ and partners for a batch (CPU), advancing the wrapper's RNG; ``labels``
+        for a ``partner`` rule by class."""
+        return self.mixer.sample_params(batch_size, labels=labels)
 
     def _mix_hidden(self, h: Any, name: str) -> Tensor:
         params = self._dev_params
@@ -225,14 +246,14 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
             return out, targets
 
         if params is None:
-            params = self.sample_params(b)
+            params = self.sample_params(b, labels)
         elif params.lam.shape != (b,) or params.perm.shape != (b,):
             raise ValueError(
                 f"`params` were drawn for a batch of {tuple(params.lam.shape)}, but the batch has "
                 f"{b} samples."
             )
         if layer is None:
-            k = int(torch.randint(len(self.layer_names), (), generator=self._stream.get()))
+            k = int(torch.randint(len(self.layer_names), (), generator=self.generator))
         else:
             k = self.layer_names.index(layer)
         self.last_params = params
@@ -262,5 +283,5 @@ class ManifoldMixup(SettingsMixin, StreamMixin, nn.Module):
     def extra_repr(self) -> str:
         return (
             f"layers={self.layer_names}, alpha={self.alpha}, num_classes={self.num_classes}, "
-            f"p={self.p}, per_sample={self.per_sample}"
+            f"p={self.p}, per_sample={self.mixer.per_sample}"
         )

@@ -84,9 +84,10 @@ def main() -> None:
             f"{[round(v, 3) for v in params.lam.tolist()]}"
         )
         if switch.last_name == "cutmix":
+            cut = params.member  # the CutMix member's own parameters: the draw and the boxes
             print(
-                f"  drawn lam {round(float(params.lam_drawn[0]), 3)}; boxes (frames) "
-                f"{list(zip(params.time_start.tolist(), params.time_end.tolist(), strict=True))}"
+                f"  drawn lam {round(float(cut.lam_drawn[0]), 3)}; boxes (frames) "
+                f"{list(zip(cut.time_start.tolist(), cut.time_end.tolist(), strict=True))}"
             )
         print(
             "  targets\n"

@@ -232,10 +232,10 @@ def test_mixup_dataset_item_is_the_core_mix_of_the_pair():
         xi, yi = items[i]
         xj, yj = items[j]
         assert x.shape[-1] == max(xi.numel(), xj.numel())
-        # Replay the draws on a twin generator: coin, λ, partner, offset.
-        torch.rand((), generator=twin, dtype=torch.float64)
-        lam_t = sample_lambda(0.5, 1, generator=twin)
+        # Replay the draws on a twin generator: partner, coin, λ, offset.
         torch.randint(5, (), generator=twin)
+        torch.rand(1, generator=twin, dtype=torch.float64)
+        lam_t = sample_lambda(0.5, 1, generator=twin)
         pair, lengths = pad_batch([xi, xj])
         perm = torch.tensor([1, 0])
         offsets = sample_offsets(lengths, perm, placement="random", generator=twin)
@@ -325,7 +325,7 @@ def test_more_errors():
         MixupDataset(iter(_items(2)))
     with pytest.raises(ValueError, match=r"`dataset\[0\]\[0\]` must be a non-empty float waveform"):
         MixupDataset([(torch.ones(3, dtype=torch.int16), 0)] * 2, num_classes=C)[0]
-    with pytest.raises(TypeError, match="`index` must be an int, but got str"):
+    with pytest.raises(TypeError, match="`index` must be an integer, but got str"):
         MixupDataset(_items(2), num_classes=C)["0"]
     stereo = [(torch.ones(2, 50), 0), (torch.ones(50), 1)]
     with pytest.raises(ValueError, match="items 0 and 1 have different channel layouts"):

@@ -10,13 +10,18 @@ from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
 from ._losses import soft_target_cross_entropy
 from ._loudness import normalize_rms, rms_db
 from ._mix import mix
-from ._params import BCMixParams, CutMixParams, SNRMixParams
+from ._params import BCMixParams, ChoiceParams, CutMixParams, SNRMixParams
 from ._sampling import (
+    PARTNER_RULES,
+    PLACEMENTS,
     MixParams,
+    PairingOptions,
     sample_lambda,
     sample_mix_params,
     sample_offsets,
+    sample_partners,
     sample_permutation,
+    shared_classes,
 )
 from ._snr import sample_snr_params, snr_mix
 from ._spectral import db_to_power, frame_lengths, power_to_db
@@ -25,9 +30,13 @@ from ._weighting import a_weighted_gain, a_weighting, a_weighting_bins
 
 __all__ = [
     "BCMixParams",
+    "ChoiceParams",
     "CutBoxes",
     "CutMixParams",
     "MixParams",
+    "PARTNER_RULES",
+    "PLACEMENTS",
+    "PairingOptions",
     "SNRMixParams",
     "a_weighted_gain",
     "a_weighting",
@@ -52,8 +61,10 @@ __all__ = [
     "sample_lambda",
     "sample_mix_params",
     "sample_offsets",
+    "sample_partners",
     "sample_permutation",
     "sample_snr_params",
+    "shared_classes",
     "snr_mix",
     "soft_target_cross_entropy",
 ]

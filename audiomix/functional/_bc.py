@@ -4,97 +4,57 @@ from their A-weighted gains; the weight is the drawn ratio ``r``."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from .._validation import check_audio, check_lam, check_lengths
+from .._validation import check_audio, check_lam
 from ._mix import mix
 from ._pairs import as_batch, check_pairs, is_self
-from ._params import BCMixParams
-from ._sampling import sample_mix_params, sample_offsets
+from ._params import BCMixParams, extend_params
+from ._sampling import PairingOptions, sample_mix_params
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 from ._weighting import a_weighted_gain
 
 _LN10 = math.log(10.0)
-
-
-def _class_ids_equal(labels: Tensor, multilabel: bool) -> Tensor:
-    """(batch, batch) bool: do samples i and j share their class (multi-label: label set)?"""
-    if labels.ndim == 1:
-        return labels.unsqueeze(0) == labels.unsqueeze(1)
-    if labels.ndim != 2:
-        raise ValueError(
-            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
-            f"shape {tuple(labels.shape)}."
-        )
-    if multilabel:
-        return (labels.unsqueeze(0) == labels.unsqueeze(1)).all(dim=-1)
-    ids = labels.argmax(dim=1)
-    return ids.unsqueeze(0) == ids.unsqueeze(1)
 
 
 def sample_bc_params(
     batch_size: int,
     *,
     alpha: float = 1.0,
-    p: float = 1.0,
     per_sample: bool = True,
-    lengths: Tensor | None = None,
-    placement: str = "start",
-    labels: Tensor | None = None,
-    multilabel: bool = False,
-    generator: torch.Generator | None = None,
+    **pairing: Unpack[PairingOptions],
 ) -> BCMixParams:
     """Draws ratios ``r``, partners and offsets for between-class mixing.
 
     ``r`` is ``lam`` of :func:`sample_mix_params`; with ``alpha = 1`` (the default) it is
-    U(0, 1) as in Tokozume et al. (2018). With ``labels``, partners of the same class (equal
-    index, equal argmax for soft targets, equal label set for multi-label) are re-drawn
-    uniformly among the samples of another class, in one vectorised draw; a sample with no
-    such partner in the batch is left unmixed.
+    U(0, 1) as in Tokozume et al. (2018), who mix clips of two different classes: pass
+    ``partner="other_class"`` with ``labels`` for that (a sample with no other class in the
+    batch is then left unmixed and reported in ``unmet``).
 
     Args:
         batch_size (int): number of samples.
         alpha (float, optional): Beta(alpha, alpha) for ``r``. (Default: ``1.0``, uniform)
-        p, lengths, placement, generator: as in :func:`sample_mix_params`.
         per_sample (bool, optional): one ``r`` per sample. (Default: ``True``, as in the paper)
-        labels (Tensor or None, optional): class indices (batch,) or targets
-            (batch, num_classes); when given, same-class pairs are rejected. Read on the CPU.
-        multilabel (bool, optional): ``labels`` are multi-hot. (Default: ``False``)
+        **pairing: ``p``, ``lengths``, ``placement``, ``partner``, ``labels``, ``multilabel``,
+            ``perm`` and ``generator``, as in :func:`sample_mix_params`.
 
     Returns:
         BCMixParams: on the CPU.
+
+    Example:
+        >>> labels = torch.tensor([0, 0, 1, 1])
+        >>> params = sample_bc_params(4, partner="other_class", labels=labels,
+        ...                           generator=torch.Generator().manual_seed(0))
+        >>> bool((labels[params.perm] != labels).all())
+        True
     """
-    base = sample_mix_params(
-        batch_size, alpha=alpha, p=p, per_sample=per_sample, generator=generator
-    )
-    lam, perm, applied = base.lam, base.perm, base.applied
-    if labels is not None:
-        if not isinstance(labels, Tensor):
-            raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
-        if labels.ndim == 0 or labels.shape[0] != batch_size:
-            got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
-            raise ValueError(f"`labels` and the batch have different sizes: {got} != {batch_size}.")
-        same = _class_ids_equal(labels.detach().cpu(), multilabel)
-        identity = torch.arange(batch_size)
-        bad = applied & same[identity, perm]
-        allowed = ~same
-        has_other = allowed.any(dim=1)
-        # One draw per row whatever is rejected, so the stream does not depend on the labels'
-        # pattern; rows without any other class draw from a dummy uniform row and stay unmixed.
-        weights = torch.where(has_other.unsqueeze(1), allowed, torch.ones_like(allowed))
-        if batch_size:
-            redrawn = torch.multinomial(weights.double(), 1, generator=generator).squeeze(1)
-            perm = torch.where(bad, redrawn, perm)
-        stuck = bad & ~has_other
-        applied = applied & ~stuck
-        perm = torch.where(stuck, identity, perm)
-        lam = torch.where(stuck, torch.ones_like(lam), lam)
-    offsets = None
-    if lengths is not None:
-        check_lengths(lengths, batch_size, max_length=torch.iinfo(torch.int64).max)
-        offsets = sample_offsets(lengths.cpu(), perm, placement=placement, generator=generator)
-    return BCMixParams(lam=lam, perm=perm, applied=applied, offsets=offsets)
+    base = sample_mix_params(batch_size, alpha=alpha, per_sample=per_sample, **pairing)
+    return extend_params(base, BCMixParams)
 
 
 def bc_weight(r: Tensor, gain_db: Tensor, partner_gain_db: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ content, so padding is never pasted).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
@@ -16,7 +16,10 @@ from .._validation import check_audio, check_choice, check_fade, check_lam
 from ._kernels import shifted_partners
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import CutMixParams, extend_params
-from ._sampling import sample_mix_params
+from ._sampling import PairingOptions, sample_mix_params
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 CUT_MODES = ("time", "freq", "box")
 
@@ -46,34 +49,21 @@ class CutBoxes(NamedTuple):
 
 
 def sample_cutmix_params(
-    batch_size: int,
-    *,
-    alpha: float,
-    p: float = 1.0,
-    per_sample: bool = False,
-    lengths: Tensor | None = None,
-    placement: str = "start",
-    generator: torch.Generator | None = None,
+    batch_size: int, *, alpha: float, **pairing: Unpack[PairingOptions]
 ) -> CutMixParams:
     """Draws λ, partners and offsets (:func:`sample_mix_params`), then box centres.
 
     Args:
         batch_size (int): number of samples.
         alpha (float): Beta(alpha, alpha) concentration, > 0.
-        p, per_sample, lengths, placement, generator: as in :func:`sample_mix_params`.
+        **pairing: ``p``, ``per_sample``, ``lengths``, ``placement``, ``partner``, ``labels``,
+            ``multilabel``, ``perm`` and ``generator``, as in :func:`sample_mix_params`.
 
     Returns:
         CutMixParams: on the CPU; one centre per sample even when λ is shared.
     """
-    base = sample_mix_params(
-        batch_size,
-        alpha=alpha,
-        p=p,
-        per_sample=per_sample,
-        lengths=lengths,
-        placement=placement,
-        generator=generator,
-    )
+    base = sample_mix_params(batch_size, alpha=alpha, **pairing)
+    generator = pairing.get("generator")
     centers = torch.rand(2, batch_size, generator=generator, dtype=torch.float64)
     return extend_params(base, CutMixParams, time_center=centers[0], freq_center=centers[1])
 

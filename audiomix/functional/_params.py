@@ -18,7 +18,8 @@ P = TypeVar("P", bound=MixParams)
 
 
 def extend_params(base: MixParams, cls: type[P], **fields: Any) -> P:
-    """``base``'s fields (lam, perm, applied, offsets) in a ``cls``, with ``fields`` added."""
+    """``base``'s fields (lam, perm, applied, offsets, unmet) in a ``cls``, with ``fields``
+    added."""
     shared = {f.name: getattr(base, f.name) for f in dataclasses.fields(MixParams)}
     return cls(**{**shared, **fields})
 
@@ -84,3 +85,19 @@ class BCMixParams(MixParams):
 
     mix_weight: Tensor | None = None
     gain_db: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class ChoiceParams(MixParams):
+    """Parameters of one :class:`~audiomix.RandomChoiceMix` call: which member ran, with what.
+
+    ``lam``, ``perm``, ``applied``, ``offsets`` and ``unmet`` are the member's, so that code
+    reading the target weights and partners works whatever the member.
+
+    Attributes:
+        index (int): position of the member that ran.
+        member (MixParams or None): that member's own parameters (``CutMixParams``, ...).
+    """
+
+    index: int = 0
+    member: MixParams | None = None

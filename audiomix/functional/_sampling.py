@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import torch
 from torch import Tensor
@@ -12,10 +15,35 @@ from .._validation import (
     check_alpha,
     check_choice,
     check_lengths,
+    check_perm,
     check_probability,
 )
 
 PLACEMENTS = ("start", "center", "random")
+PARTNER_RULES = ("any", "other_class", "same_class")
+
+
+class PairingOptions(TypedDict, total=False):
+    """Keywords of :func:`sample_mix_params` that every ``sample_*_params`` function shares:
+    whether, with whom and where each sample is mixed.
+
+    Example:
+        >>> pairing: PairingOptions = {"p": 0.5, "partner": "other_class",
+        ...                            "labels": torch.tensor([0, 1, 0, 1])}
+        >>> params = sample_mix_params(4, alpha=0.4, **pairing)
+        >>> params.unmet.tolist()
+        [False, False, False, False]
+    """
+
+    p: float
+    per_sample: bool
+    lengths: Tensor | None
+    placement: str
+    partner: str
+    labels: Tensor | None
+    multilabel: bool
+    perm: Tensor | None
+    generator: torch.Generator | None
 
 
 @dataclass(frozen=True)
@@ -30,26 +58,30 @@ class MixParams:
         applied (Tensor): (batch,) bool, which samples were mixed.
         offsets (Tensor or None): (batch,) int64, where the shorter clip of each pair starts
             inside the longer one (in samples or frames); ``None`` when no lengths were given.
+        unmet (Tensor or None): (batch,) bool, samples that the partner rule could not pair
+            (no other sample of the batch satisfies it); they are left unmixed. ``None`` when
+            the rule is ``"any"``.
     """
 
     lam: Tensor
     perm: Tensor
     applied: Tensor
     offsets: Tensor | None = None
+    unmet: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MixParams:
         """Returns the parameters on ``device`` (copies are asynchronous where possible).
 
-        Every tensor field is moved, those of subclasses (``CutMixParams``, ...) too, and the
-        copy has the same class.
+        Every tensor field is moved, those of subclasses (``CutMixParams``, ...) too, as are
+        nested parameters; the copy has the same class.
         """
-        import dataclasses  # here, so this edit stays inside the method
-
-        moved = {
-            f.name: getattr(self, f.name).to(device, non_blocking=True)
-            for f in dataclasses.fields(self)
-            if isinstance(getattr(self, f.name), Tensor)
-        }
+        moved: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor):
+                moved[f.name] = value.to(device, non_blocking=True)
+            elif isinstance(value, MixParams):
+                moved[f.name] = value.to(device)
         return dataclasses.replace(self, **moved)
 
 
@@ -173,6 +205,171 @@ def sample_offsets(
     return torch.floor(u.to(gap.device) * (gap + 1).double()).to(torch.int64).clamp_max(gap)
 
 
+def shared_classes(labels: Tensor, *, multilabel: bool = False) -> Tensor:
+    """(batch, batch) bool: do samples ``i`` and ``j`` share a class?
+
+    Class indices (batch,) share a class when equal; single-label targets (batch, num_classes)
+    when their largest entries are in the same class; multi-hot targets (``multilabel=True``)
+    when their label sets intersect; frame targets (batch, frames, classes) when a class is
+    active (> 0) in both clips, at any frame.
+
+    Args:
+        labels (Tensor): class indices (batch,), targets (batch, num_classes) or frame
+            targets (batch, frames, classes).
+        multilabel (bool, optional): 2-D targets are multi-hot. (Default: ``False``)
+
+    Returns:
+        Tensor: (batch, batch) bool, symmetric, ``True`` on the diagonal for labelled rows.
+
+    Example:
+        >>> shared_classes(torch.tensor([0, 1, 0])).int()
+        tensor([[1, 0, 1],
+                [0, 1, 0],
+                [1, 0, 1]], dtype=torch.int32)
+    """
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"`labels` must be a torch.Tensor, but got {type(labels).__name__}.")
+    labels = labels.detach().cpu()
+    if labels.ndim == 1:
+        return labels.unsqueeze(0) == labels.unsqueeze(1)
+    if labels.ndim == 2 and not multilabel:
+        ids = labels.argmax(dim=1)
+        return ids.unsqueeze(0) == ids.unsqueeze(1)
+    if labels.ndim in (2, 3):
+        present = (labels.amax(dim=1) if labels.ndim == 3 else labels) > 0
+        sets = present.double()
+        return (sets @ sets.T) > 0
+    raise ValueError(
+        "`labels` must be class indices (batch,), targets (batch, num_classes) or frame "
+        f"targets (batch, frames, classes), but got shape {tuple(labels.shape)}."
+    )
+
+
+def sample_partners(
+    batch_size: int,
+    *,
+    rule: str = "any",
+    labels: Tensor | None = None,
+    multilabel: bool = False,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor | None]:
+    """Draws each sample's partner under a rule.
+
+    ``"any"``: a uniformly random permutation of the batch. ``"other_class"``: a partner
+    that shares no class with the sample (for multi-label targets, disjoint label sets);
+    ``"same_class"``: another sample that shares a class with it. A partner of the random
+    permutation that breaks the rule is re-drawn uniformly among the samples that satisfy it,
+    one draw per row whatever the labels (so the stream does not depend on their pattern); a
+    sample that no other sample of the batch satisfies is its own partner and is reported in
+    ``unmet``.
+
+    Args:
+        batch_size (int): number of samples.
+        rule (str, optional): ``"any"``, ``"other_class"`` or ``"same_class"``.
+            (Default: ``"any"``)
+        labels (Tensor or None, optional): needed for the class rules, as in
+            :func:`shared_classes`; read on the CPU.
+        multilabel (bool, optional): 2-D ``labels`` are multi-hot. (Default: ``False``)
+        generator (torch.Generator or None, optional): CPU generator.
+
+    Returns:
+        ``(perm, unmet)``: (batch,) int64 partners on the CPU, and (batch,) bool rows left
+        without a partner (``None`` for ``"any"``).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> perm, unmet = sample_partners(4, rule="other_class",
+        ...                               labels=torch.tensor([0, 0, 1, 1]), generator=g)
+        >>> bool((torch.tensor([0, 0, 1, 1])[perm] != torch.tensor([0, 0, 1, 1])).all())
+        True
+    """
+    rule = check_choice(rule, "partner", PARTNER_RULES)
+    if batch_size < 0:
+        raise ValueError(f"`batch_size` must be >= 0, but got {batch_size}.")
+    perm = torch.randperm(batch_size, generator=generator)
+    if rule == "any":
+        return perm, None
+    if labels is None:
+        raise ValueError(f"`partner`={rule!r} needs `labels` to tell the classes apart.")
+    if labels.ndim == 0 or labels.shape[0] != batch_size:
+        got = "a scalar" if labels.ndim == 0 else str(labels.shape[0])
+        raise ValueError(f"`labels` and the batch have different sizes: {got} != {batch_size}.")
+    shared = shared_classes(labels, multilabel=multilabel)
+    identity = torch.arange(batch_size)
+    others = identity[:, None] != identity
+    allowed = (~shared if rule == "other_class" else shared) & others
+    bad = ~allowed[identity, perm]
+    has_partner = allowed.any(dim=1)
+    # Rows without any allowed partner draw from a dummy uniform row and are reset below.
+    weights = torch.where(has_partner.unsqueeze(1), allowed, torch.ones_like(allowed))
+    if batch_size:
+        redrawn = torch.multinomial(weights.double(), 1, generator=generator).squeeze(1)
+        perm = torch.where(bad, redrawn, perm)
+    unmet = ~has_partner
+    return torch.where(unmet, identity, perm), unmet
+
+
+def draw_pairs(
+    batch_size: int,
+    draw_weights: Callable[[int], Tensor],
+    *,
+    p: float = 1.0,
+    per_sample: bool = False,
+    lengths: Tensor | None = None,
+    placement: str = "start",
+    partner: str = "any",
+    labels: Tensor | None = None,
+    multilabel: bool = False,
+    perm: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor, MixParams]:
+    """The draw every method shares: coin, weights, partners, offsets, in that fixed order.
+
+    ``draw_weights(n)`` draws the method's ``n`` weights (one per batch, or per sample with
+    ``per_sample``) from ``generator``: λ for mixup, SNRs for SNR mixing. The arguments are
+    those of :func:`sample_mix_params`.
+
+    Returns:
+        ``(weights, coin, params)``: the (batch,) drawn weights, the (batch,) coin, and
+        :class:`MixParams` with ``lam`` all ones (the caller sets it from the weights);
+        rows left unmixed (coin down, or no partner under the rule) are their own partner.
+    """
+    p = check_probability(p)
+    check_choice(placement, "placement", PLACEMENTS)
+    if lengths is not None:
+        check_lengths(lengths, batch_size, max_length=torch.iinfo(torch.int64).max)
+    if perm is not None:
+        if partner != "any":
+            raise ValueError(
+                f"`perm` fixes the partners, so `partner` must be 'any', but got {partner!r}."
+            )
+        perm = torch.as_tensor(perm, dtype=torch.int64).cpu()
+        check_perm(perm, batch_size)
+    n = batch_size if per_sample else 1
+    coin = torch.rand(n, generator=generator, dtype=torch.float64) < p
+    weights = draw_weights(n)
+    unmet = None
+    if perm is None:
+        perm, unmet = sample_partners(
+            batch_size, rule=partner, labels=labels, multilabel=multilabel, generator=generator
+        )
+    coin = coin.expand(batch_size).clone()
+    weights = weights.expand(batch_size).clone()
+    identity = torch.arange(batch_size)
+    applied = coin
+    if unmet is not None:
+        unmet = unmet & coin  # a row the coin left alone was not refused by the rule
+        applied = coin & ~unmet
+    perm = torch.where(applied, perm, identity)
+    offsets = None
+    if lengths is not None:
+        offsets = sample_offsets(lengths.cpu(), perm, placement=placement, generator=generator)
+    params = MixParams(
+        lam=torch.ones(batch_size), perm=perm, applied=applied, offsets=offsets, unmet=unmet
+    )
+    return weights, coin, params
+
+
 def sample_mix_params(
     batch_size: int,
     *,
@@ -181,6 +378,10 @@ def sample_mix_params(
     per_sample: bool = False,
     lengths: Tensor | None = None,
     placement: str = "start",
+    partner: str = "any",
+    labels: Tensor | None = None,
+    multilabel: bool = False,
+    perm: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> MixParams:
     """Draws everything one mixup call needs, on the CPU.
@@ -195,27 +396,35 @@ def sample_mix_params(
         lengths (Tensor or None, optional): (batch,) valid lengths; when given, offsets for
             ``placement`` are drawn too.
         placement (str, optional): see :func:`sample_offsets`. (Default: ``"start"``)
+        partner (str, optional): who may be a partner, see :func:`sample_partners`.
+            (Default: ``"any"``)
+        labels (Tensor or None, optional): for the class rules of ``partner``.
+        multilabel (bool, optional): 2-D ``labels`` are multi-hot. (Default: ``False``)
+        perm (Tensor or None, optional): (batch,) partners chosen by the caller (e.g. a
+            dataset-level rule) instead of drawn. (Default: ``None``)
         generator (torch.Generator or None, optional): CPU generator.
 
     Returns:
         MixParams: unmixed samples have ``lam = 1`` and are their own partner.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> params = sample_mix_params(4, alpha=0.4, generator=g)
+        >>> params.lam.shape, params.perm.dtype
+        (torch.Size([4]), torch.int64)
     """
     alpha = check_alpha(alpha)
-    p = check_probability(p)
-    check_choice(placement, "placement", PLACEMENTS)
-    if lengths is not None:
-        check_lengths(lengths, batch_size, max_length=torch.iinfo(torch.int64).max)
-    # A fixed order of draws (coin, weight, partners, offsets) keeps streams reproducible.
-    n = batch_size if per_sample else 1
-    coin = torch.rand(n, generator=generator, dtype=torch.float64) < p
-    lam = sample_lambda(alpha, n, generator=generator, dtype=torch.float32)
-    perm = sample_permutation(batch_size, generator=generator)
-    applied = coin.expand(batch_size).clone() if not per_sample else coin
-    lam = lam.expand(batch_size).clone() if not per_sample else lam
-    identity = torch.arange(batch_size)
-    lam = torch.where(applied, lam, torch.ones_like(lam))
-    perm = torch.where(applied, perm, identity)
-    offsets = None
-    if lengths is not None:
-        offsets = sample_offsets(lengths.cpu(), perm, placement=placement, generator=generator)
-    return MixParams(lam=lam, perm=perm, applied=applied, offsets=offsets)
+    lam, _, params = draw_pairs(
+        batch_size,
+        lambda n: sample_lambda(alpha, n, generator=generator, dtype=torch.float32),
+        p=p,
+        per_sample=per_sample,
+        lengths=lengths,
+        placement=placement,
+        partner=partner,
+        labels=labels,
+        multilabel=multilabel,
+        perm=perm,
+        generator=generator,
+    )
+    return dataclasses.replace(params, lam=torch.where(params.applied, lam, 1.0))

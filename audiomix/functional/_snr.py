@@ -4,6 +4,7 @@ fraction of the sample itself."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -13,7 +14,10 @@ from ._loudness import mean_power
 from ._mix import mix
 from ._pairs import as_batch, check_pairs, is_self
 from ._params import SNRMixParams, extend_params
-from ._sampling import sample_mix_params
+from ._sampling import PairingOptions, draw_pairs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _LN10 = math.log(10.0)
 
@@ -22,39 +26,35 @@ def sample_snr_params(
     batch_size: int,
     *,
     snr_db: tuple[float, float] | float = (0.0, 5.0),
-    p: float = 1.0,
-    per_sample: bool = False,
-    lengths: Tensor | None = None,
-    placement: str = "start",
-    generator: torch.Generator | None = None,
+    **pairing: Unpack[PairingOptions],
 ) -> SNRMixParams:
-    """Draws partners and offsets (:func:`sample_mix_params`), then SNRs uniform in dB.
+    """Draws SNRs uniform in dB, partners and offsets (the draw of :func:`sample_mix_params`,
+    with SNRs where mixup draws λ).
 
     Args:
         batch_size (int): number of samples.
         snr_db (tuple of float or float, optional): ``(low, high)`` SNR range in dB; a single
             number is a fixed SNR. (Default: ``(0.0, 5.0)``)
-        p, per_sample, lengths, placement, generator: as in :func:`sample_mix_params`
-            (``per_sample`` draws one SNR per sample instead of one per batch).
+        **pairing: ``p``, ``per_sample`` (one SNR per sample instead of one per batch),
+            ``lengths``, ``placement``, ``partner``, ``labels``, ``multilabel``, ``perm`` and
+            ``generator``, as in :func:`sample_mix_params`.
 
     Returns:
         SNRMixParams: on the CPU, ``lam`` set to the nominal target weight.
+
+    Example:
+        >>> params = sample_snr_params(4, snr_db=(0.0, 10.0), generator=torch.Generator())
+        >>> bool(((params.snr_db >= 0) & (params.snr_db <= 10)).all())
+        True
     """
     lo, hi = check_snr_range(snr_db)
-    # alpha is irrelevant here: only the coin, partners and offsets of the draw are used.
-    base = sample_mix_params(
-        batch_size,
-        alpha=1.0,
-        p=p,
-        per_sample=per_sample,
-        lengths=lengths,
-        placement=placement,
-        generator=generator,
-    )
-    n = batch_size if per_sample else 1
-    u = torch.rand(n, generator=generator, dtype=torch.float64)
-    snr = (lo + (hi - lo) * u).expand(batch_size).clone()
-    lam = torch.where(base.applied, _energy_fraction(snr).float(), torch.ones(batch_size))
+    generator = pairing.get("generator")
+
+    def draw_snrs(n: int) -> Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64)
+
+    snr, _, base = draw_pairs(batch_size, draw_snrs, **pairing)
+    lam = torch.where(base.applied, _energy_fraction(snr).float(), 1.0)
     return extend_params(base, SNRMixParams, lam=lam, snr_db=snr)
 
 

@@ -11,12 +11,12 @@ always, and :meth:`~Mixer.output_lengths` if its output is not valid over the lo
 from __future__ import annotations
 
 import dataclasses
-import inspect
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict
 
 import torch
 from torch import Tensor, nn
 
+from .._arrays import as_tensor
 from .._rng import RandomStream
 from .._settings import MixSettings, SettingsMixin, StreamMixin
 from .._validation import (
@@ -30,9 +30,16 @@ from .._validation import (
 )
 from ..functional._alignment import lengths_to_mask, mix_lengths
 from ..functional._mix import raise_if_not_finite
-from ..functional._sampling import PLACEMENTS, MixParams, sample_mix_params
+from ..functional._sampling import (
+    PARTNER_RULES,
+    PLACEMENTS,
+    MixParams,
+    PairingOptions,
+    sample_mix_params,
+    sample_offsets,
+)
 
-__all__ = ["Mixer"]
+__all__ = ["Mixer", "MixerOptions"]
 
 
 class Layout(NamedTuple):
@@ -55,17 +62,76 @@ ANY_AUDIO = Layout("x", "(batch, [channels,] time) or (batch, [channels,] freq, 
 _WAVEFORM_LIKE_FRAMES = 1000
 
 
+class MixerOptions(TypedDict, total=False):
+    """The keywords every :class:`Mixer` shares (documented there), for the signatures of
+    subclasses that add arguments of their own.
+
+    Example:
+        >>> class ScaledMixup(Mixer):
+        ...     def __init__(self, alpha=0.2, num_classes=None, *, gain=1.0,
+        ...                  **options: "Unpack[MixerOptions]"):
+        ...         super().__init__(alpha, num_classes, **options)
+        ...         self.gain = gain
+        ...     def apply(self, x, params, lengths=None):
+        ...         lam = params.lam.view(-1, *[1] * (x.ndim - 1))
+        ...         return self.gain * (lam * x + (1 - lam) * x[params.perm]), params
+        >>> ScaledMixup(0.4, 3, gain=0.5, p=0.5, generator=0).p
+        0.5
+    """
+
+    p: float
+    per_sample: bool
+    label_smoothing: float
+    multilabel: bool
+    union: bool
+    placement: str
+    partner: str
+    generator: torch.Generator | int | None
+    per_rank: bool
+    check_finite: bool
+    validate: bool
+
+
 class Mixer(SettingsMixin, StreamMixin, nn.Module):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
-    Subclasses implement :meth:`apply` (and, where they draw other parameters,
-    :meth:`sample_params`). Mixers are training-time augmentations, like dropout: in eval mode
-    (after ``.eval()``) ``forward`` returns the input itself, the targets unmixed (one-hot,
-    smoothed or multi-hot as configured) and the lengths unchanged, and draws nothing.
+    Every mixer takes the arguments below; its own page lists only what it adds. A subclass
+    implements :meth:`apply` (and, where it draws other parameters, :meth:`sample_params`;
+    where its output is not valid over the longer clip of each pair, :meth:`output_lengths`).
+    Mixers are training-time augmentations, like dropout: in eval mode (after ``.eval()``)
+    ``forward`` returns the input itself, the targets unmixed (one-hot, smoothed or multi-hot
+    as configured) and the lengths unchanged, and draws nothing.
 
     ``alpha`` and ``p`` can be changed between calls (e.g. once per epoch for a schedule); they
     are validated as in the constructor, and a change made in the main process reaches
-    DataLoader workers that are already running, whatever their start method.
+    DataLoader workers that are already running, whatever their start method. In workers the
+    stream reseeds from each worker's seed (new every epoch), so workers never repeat each
+    other's mixes; the stream's state is part of ``state_dict()``.
+
+    Args:
+        alpha (float, optional): Beta concentration of λ, > 0. (Default: ``0.2``)
+        num_classes (int or None, optional): needed when labels are class indices.
+        p (float, optional): probability of mixing a batch (or, with ``per_sample``, a
+            sample); unmixed samples keep input and target exactly. (Default: ``1.0``)
+        per_sample (bool, optional): one λ and one coin per sample. (Default: ``False``)
+        label_smoothing (float, optional): in [0, 1), applied before mixing. (Default: ``0``)
+        multilabel (bool, optional): targets are multi-hot (batch, num_classes).
+            (Default: ``False``)
+        union (bool, optional): multi-label targets mix as an element-wise max.
+            (Default: ``False``)
+        placement (str, optional): where the shorter clip of a pair goes inside the longer one:
+            ``"start"``, ``"center"`` or ``"random"``. (Default: ``"start"``)
+        partner (str, optional): who may be a sample's partner: ``"any"``, ``"other_class"``
+            (no class in common; disjoint label sets for multi-label targets) or
+            ``"same_class"`` (a class in common). Samples the batch cannot pair under the rule
+            stay unmixed and are reported in ``last_params.unmet``. (Default: ``"any"``)
+        generator (torch.Generator, int or None, optional): CPU generator or seed.
+            (Default: ``None``: seeded from torch's global RNG at construction, without
+            advancing it)
+        per_rank (bool, optional): under torch.distributed, a distinct stream per rank.
+            (Default: ``False``: every rank draws the same λ and partners)
+        check_finite (bool, optional): reject NaN/Inf audio. (Default: ``True``)
+        validate (bool, optional): check label values. (Default: ``True``)
 
     Attributes:
         mixes_labels (bool): ``True``: :class:`~audiomix.Chain` passes labels and lengths.
@@ -77,11 +143,6 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         eval mode, the RNG handling and the targets from the base:
 
         >>> class ReversedMixup(Mixer):
-        ...     def __init__(self, alpha=0.2, num_classes=None, generator=None):
-        ...         super().__init__(
-        ...             alpha=alpha, num_classes=num_classes, p=1.0, per_sample=False,
-        ...             label_smoothing=0.0, multilabel=False, union=False, placement="start",
-        ...             generator=generator, per_rank=False, check_finite=True, validate=True)
         ...     def apply(self, x, params, lengths=None):
         ...         lam = params.lam.view(-1, *[1] * (x.ndim - 1))
         ...         return lam * x + (1 - lam) * x[params.perm].flip(-1), params
@@ -94,69 +155,110 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     mixes_labels = True
     layout: Layout = WAVEFORM
     params_type: type = MixParams
+    # False for methods that draw something else than λ ~ Beta(alpha, alpha) (SNRMix draws
+    # SNRs): they take no `alpha`, and setting one is an error.
+    draws_lambda = True
     # True where apply() checks finiteness on its output blocks (functional.mix's fused check)
     # instead of a separate scan of the input.
     checks_finite_in_apply = False
 
     def __init__(
         self,
+        alpha: float | None = 0.2,
+        num_classes: int | None = None,
         *,
-        alpha: float,
-        num_classes: int | None,
-        p: float,
-        per_sample: bool,
-        label_smoothing: float,
-        multilabel: bool,
-        union: bool,
-        placement: str,
-        generator: torch.Generator | int | None,
-        per_rank: bool,
-        check_finite: bool,
-        validate: bool,
+        p: float = 1.0,
+        per_sample: bool = False,
+        label_smoothing: float = 0.0,
+        multilabel: bool = False,
+        union: bool = False,
+        placement: str = "start",
+        partner: str = "any",
+        generator: torch.Generator | int | None = None,
+        per_rank: bool = False,
+        check_finite: bool = True,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.settings = MixSettings.from_arguments(owner, locals())
+        if not self.draws_lambda and alpha is not None:
+            raise TypeError(f"{owner} draws no λ ~ Beta(alpha, alpha): it takes no `alpha`.")
+        if self.draws_lambda and alpha is None:
+            raise TypeError("`alpha` must be a real number, but got None.")
+        self.settings = MixSettings(
+            owner,
+            alpha=alpha,
+            p=p,
+            num_classes=num_classes,
+            label_smoothing=label_smoothing,
+            multilabel=multilabel,
+            union=union,
+        )
         self.per_sample = bool(per_sample)
         self.placement = check_choice(placement, "placement", PLACEMENTS)
+        self.partner = check_choice(partner, "partner", PARTNER_RULES)
         self.check_finite = bool(check_finite)
         self.validate = bool(validate)
         self._stream = RandomStream(generator, per_rank=per_rank, owner=owner)
         self.last_params: MixParams | None = None
 
-    @classmethod
-    def _base_arguments(cls, local_variables: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-        """The arguments of :class:`Mixer`'s constructor, from a subclass's ``locals()``."""
-        names = [n for n in inspect.signature(Mixer.__init__).parameters if n != "self"]
-        args = {n: local_variables[n] for n in names if n in local_variables}
-        args.update(overrides)
-        return args
-
     # The two steps ---------------------------------------------------------------------------
     def sample_params(
-        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+        self,
+        batch_size: int,
+        lengths: Tensor | None = None,
+        labels: Tensor | None = None,
+        *,
+        perm: Tensor | None = None,
     ) -> MixParams:
         """Draws λ, partners and offsets for a batch, advancing the module's RNG.
 
         Args:
             batch_size (int): number of samples.
             lengths (Tensor or None, optional): (batch,) valid lengths, for offsets.
-            labels (Tensor or None, optional): for methods that pair by class; unused here.
+            labels (Tensor or None, optional): for a ``partner`` rule by class.
+            perm (Tensor or None, optional): (batch,) partners chosen by the caller (e.g.
+                :class:`~audiomix.data.MixupDataset` pairs across a dataset); none is drawn.
 
         Returns:
             MixParams: on the CPU.
         """
-        return sample_mix_params(batch_size, alpha=self.alpha, **self._draw_arguments(lengths))
+        return sample_mix_params(
+            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
+        )
 
-    def _draw_arguments(self, lengths: Tensor | None) -> dict[str, Any]:
+    def _pairing(
+        self, lengths: Tensor | None, labels: Tensor | None, perm: Tensor | None
+    ) -> PairingOptions:
         """What every ``sample_*_params`` function takes from the module."""
         return {
             "p": self.p,
             "per_sample": self.per_sample,
             "lengths": lengths,
             "placement": self.placement,
+            "partner": self.partner,
+            "labels": labels if self.partner != "any" else None,
+            "multilabel": self.multilabel,
+            "perm": perm,
             "generator": self._stream.get(),
         }
+
+    def place(self, params: MixParams, lengths: Tensor) -> MixParams:
+        """``params`` with the offsets of :attr:`placement` drawn for ``lengths``, for a draw
+        made before the lengths were known (:class:`~audiomix.data.MixupDataset` reads a
+        partner only once the coin says it is needed).
+
+        Args:
+            params (MixParams): from :meth:`sample_params` without ``lengths``.
+            lengths (Tensor): (batch,) valid lengths.
+
+        Returns:
+            MixParams: the same parameters with ``offsets``.
+        """
+        offsets = sample_offsets(
+            lengths.cpu(), params.perm, placement=self.placement, generator=self._stream.get()
+        )
+        return dataclasses.replace(params, offsets=offsets)
 
     def apply(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
@@ -261,8 +363,13 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         Returns:
             ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given;
             ``targets`` is ``None`` without labels. In eval mode, ``x`` and ``lengths`` are the
-            inputs themselves and the targets are unmixed.
+            inputs themselves and the targets are unmixed. NumPy arrays are accepted for
+            ``x``, ``labels`` and ``lengths`` (converted without copying where they are
+            writeable, never modified); tensors come back.
         """
+        x = as_tensor(x, self.layout.name)
+        labels = None if labels is None else as_tensor(labels, "labels")
+        lengths = None if lengths is None else as_tensor(lengths, "lengths")
         self._check_inputs(x, labels, lengths)
         if not self.training:
             targets = None

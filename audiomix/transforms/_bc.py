@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -12,7 +13,10 @@ from torch import Tensor
 from ..functional._bc import bc_mix, sample_bc_params
 from ..functional._params import BCMixParams
 from ..functional._weighting import a_weighted_gain, a_weighting_bins, default_gain_n_fft
-from ._base import WAVEFORM, Mixer
+from ._base import WAVEFORM, Mixer, MixerOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BCMix"]
 
@@ -42,18 +46,19 @@ class BCMix(Mixer):
     Args:
         sample_rate (int): in Hz, for the A-weighting.
         alpha (float, optional): Beta concentration of ``r``. (Default: ``1.0``, uniform)
-        reject_same_class (bool, optional): re-draw partners of the same class (the paper
-            mixes two different classes); needs labels, which are read on the host. Samples
-            with no other class in the batch stay unmixed. (Default: ``False``)
         per_sample (bool, optional): one ``r`` per sample. (Default: ``True``)
         n_fft (int or None, optional): gain frame length. (Default: the power of two nearest
             100 ms: 2048 at 16 kHz)
         min_db (float, optional): gain floor in dB. (Default: ``-80.0``)
-        num_classes, p, label_smoothing, multilabel, union, placement, generator,
-            per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+        num_classes (int or None, optional): needed when labels are class indices.
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`).
+            The paper mixes clips of two different classes: ``partner="other_class"`` (the
+            labels are then read on the host; samples with no other class in the batch stay
+            unmixed).
 
     Example:
-        >>> bc = BCMix(sample_rate=16000, num_classes=10, reject_same_class=True, generator=0)
+        >>> bc = BCMix(sample_rate=16000, num_classes=10, partner="other_class",
+        ...             generator=0)
         >>> x, targets = bc(torch.randn(8, 16000), torch.arange(8) % 10)
         >>> bc.last_params.mix_weight.shape
         torch.Size([8])
@@ -68,21 +73,12 @@ class BCMix(Mixer):
         alpha: float = 1.0,
         num_classes: int | None = None,
         *,
-        reject_same_class: bool = False,
         per_sample: bool = True,
         n_fft: int | None = None,
         min_db: float = -80.0,
-        p: float = 1.0,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
-        super().__init__(**self._base_arguments(locals()))
+        super().__init__(alpha, num_classes, per_sample=per_sample, **options)
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
             raise TypeError(
                 f"`sample_rate` must be a number, but got {type(sample_rate).__name__}."
@@ -97,26 +93,24 @@ class BCMix(Mixer):
         self.sample_rate = sample_rate
         self.n_fft = n_fft
         self.min_db = float(min_db)
-        self.reject_same_class = bool(reject_same_class)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("a_weights", a_weighting_bins(sample_rate, n_fft), persistent=False)
 
     def sample_params(
-        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+        self,
+        batch_size: int,
+        lengths: Tensor | None = None,
+        labels: Tensor | None = None,
+        *,
+        perm: Tensor | None = None,
     ) -> BCMixParams:
-        """Draws ``r``, partners (re-drawn across classes if asked) and offsets.
+        """Draws ``r``, partners and offsets (arguments as in :meth:`Mixer.sample_params`).
 
         Returns:
             BCMixParams: on the CPU.
         """
-        if self.reject_same_class and labels is None:
-            raise ValueError("`reject_same_class=True` needs `labels` to tell the classes apart.")
         return sample_bc_params(
-            batch_size,
-            alpha=self.alpha,
-            labels=labels if self.reject_same_class else None,
-            multilabel=self.multilabel,
-            **self._draw_arguments(lengths),
+            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
         )
 
     def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -149,5 +143,5 @@ class BCMix(Mixer):
     def extra_repr(self) -> str:
         return (
             f"sample_rate={self.sample_rate}, {super().extra_repr()}, n_fft={self.n_fft}, "
-            f"reject_same_class={self.reject_same_class}"
+            f"partner={self.partner!r}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -11,7 +12,10 @@ from .._validation import check_choice, check_fade
 from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
 from ..functional._params import CutMixParams
 from ..functional._sampling import MixParams
-from ._base import SPECGRAM, WAVEFORM, Mixer
+from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SpectrogramCutMix", "WaveformCutMix"]
 
@@ -24,14 +28,22 @@ class _CutMix(Mixer):
     fade = 0
 
     def sample_params(
-        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+        self,
+        batch_size: int,
+        lengths: Tensor | None = None,
+        labels: Tensor | None = None,
+        *,
+        perm: Tensor | None = None,
     ) -> CutMixParams:
-        """Draws λ, partners, offsets (with ``lengths``) and box centres; ``labels`` unused.
+        """Draws λ, partners, offsets (with ``lengths``) and box centres (arguments as in
+        :meth:`Mixer.sample_params`).
 
         Returns:
             CutMixParams: on the CPU; ``lam`` is the Beta draw.
         """
-        return sample_cutmix_params(batch_size, alpha=self.alpha, **self._draw_arguments(lengths))
+        return sample_cutmix_params(
+            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
+        )
 
     def apply(
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None
@@ -90,8 +102,8 @@ class SpectrogramCutMix(_CutMix):
     Args:
         mode (str, optional): ``"time"``, ``"freq"`` or ``"box"``. (Default: ``"box"``)
         alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``, as in CutMix)
-        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
-            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+        num_classes (int or None, optional): needed when labels are class indices.
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`).
 
     Example:
         >>> cutmix = SpectrogramCutMix(mode="box", num_classes=10, generator=0)
@@ -108,18 +120,9 @@ class SpectrogramCutMix(_CutMix):
         num_classes: int | None = None,
         *,
         mode: str = "box",
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
-        super().__init__(**self._base_arguments(locals()))
+        super().__init__(alpha, num_classes, **options)
         self.mode = check_choice(mode, "mode", CUT_MODES)
 
     def extra_repr(self) -> str:
@@ -144,8 +147,8 @@ class WaveformCutMix(_CutMix):
         alpha (float, optional): Beta concentration, > 0. (Default: ``1.0``)
         fade (int, optional): linear cross-fade length in samples at each edge of the cut,
             e.g. 80 = 5 ms at 16 kHz. (Default: ``0``, a hard cut)
-        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
-            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`.
+        num_classes (int or None, optional): needed when labels are class indices.
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`).
 
     Example:
         >>> cutmix = WaveformCutMix(fade=80, num_classes=10, generator=0)
@@ -164,18 +167,9 @@ class WaveformCutMix(_CutMix):
         num_classes: int | None = None,
         *,
         fade: int = 0,
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
-        super().__init__(**self._base_arguments(locals()))
+        super().__init__(alpha, num_classes, **options)
         self.fade = check_fade(fade)
 
     def extra_repr(self) -> str:

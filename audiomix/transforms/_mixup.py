@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
@@ -10,7 +12,10 @@ from ..functional._alignment import mix_lengths
 from ..functional._mix import mix
 from ..functional._sampling import MixParams
 from ..functional._spectral import db_to_power
-from ._base import SPECGRAM, WAVEFORM, Mixer, time_mask
+from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions, time_mask
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SpectrogramMixup", "WaveformMixup"]
 
@@ -34,25 +39,10 @@ class WaveformMixup(Mixer):
     Args:
         alpha (float, optional): Beta concentration, > 0. (Default: ``0.2``)
         num_classes (int or None, optional): needed when labels are class indices.
-        p (float, optional): probability of mixing a batch (or, with ``per_sample``, a
-            sample); unmixed samples keep input and target exactly. (Default: ``1.0``)
-        per_sample (bool, optional): one λ and one coin per sample. (Default: ``False``)
-        label_smoothing (float, optional): in [0, 1), applied before mixing. (Default: ``0``)
-        multilabel (bool, optional): targets are multi-hot (batch, num_classes).
-            (Default: ``False``)
-        union (bool, optional): multi-label targets mix as an element-wise max.
-            (Default: ``False``)
-        placement (str, optional): ``"start"``, ``"center"`` or ``"random"``.
-            (Default: ``"start"``)
-        generator (torch.Generator, int or None, optional): CPU generator or seed.
-            (Default: ``None``: seeded from torch's global RNG at construction)
-        per_rank (bool, optional): under torch.distributed, a distinct stream per rank.
-            (Default: ``False``: every rank draws the same λ and partners)
-        check_finite (bool, optional): reject NaN/Inf audio. (Default: ``True``)
-        validate (bool, optional): check label values. (Default: ``True``)
-
-    In DataLoader workers each worker reseeds from its own worker seed (new every epoch), so
-    workers never repeat each other's mixes. The RNG state is part of ``state_dict()``.
+        **options: ``p``, ``per_sample``, ``label_smoothing``, ``multilabel``, ``union``,
+            ``placement``, ``partner``, ``generator``, ``per_rank``, ``check_finite``,
+            ``validate``: the arguments every mixer shares, described in
+            :class:`~audiomix.transforms.Mixer`.
 
     Call as ``x, targets = mixup(x, labels)`` or
     ``x, targets, lengths = mixup(x, labels, lengths)``; ``mixup.last_params`` holds the λ and
@@ -69,24 +59,6 @@ class WaveformMixup(Mixer):
 
     layout = WAVEFORM
     checks_finite_in_apply = True
-
-    def __init__(
-        self,
-        alpha: float = 0.2,
-        num_classes: int | None = None,
-        *,
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
-    ) -> None:
-        super().__init__(**self._base_arguments(locals()))
 
     def apply(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
@@ -115,16 +87,19 @@ class SpectrogramMixup(Mixer):
 
     With ``lengths`` (in frames), padding is silence: zero power, which in dB becomes each mix's
     floor (the smallest valid value of that mix), also written to the padded frames of the
-    output. Every other argument is as in :class:`WaveformMixup`.
+    output.
 
     Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
     unmixed targets and the lengths unchanged. ``alpha`` and ``p`` are settable (schedules),
     also for running DataLoader workers.
 
     Args:
+        alpha (float, optional): Beta concentration, > 0. (Default: ``0.2``)
+        num_classes (int or None, optional): needed when labels are class indices.
         scale (str, optional): ``"db"``, ``"power"`` or ``"amplitude"``. (Default: ``"db"``)
         domain (str, optional): ``"power"`` or ``"input"``. (Default: ``"power"``)
         amin (float, optional): power floor when converting back to dB. (Default: ``1e-10``)
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`).
 
     Example:
         >>> logmel = LogMelSpectrogram(n_mels=40)
@@ -144,18 +119,9 @@ class SpectrogramMixup(Mixer):
         scale: str = "db",
         domain: str = "power",
         amin: float = 1e-10,
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
-        super().__init__(**self._base_arguments(locals()))
+        super().__init__(alpha, num_classes, **options)
         self.scale = check_choice(scale, "scale", SCALES)
         self.domain = check_choice(domain, "domain", DOMAINS)
         if amin <= 0:

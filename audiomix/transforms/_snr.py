@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -10,7 +11,10 @@ from torch import Tensor
 from .._validation import check_max_gain_db, check_snr_range
 from ..functional._params import SNRMixParams
 from ..functional._snr import sample_snr_params, snr_mix
-from ._base import ANY_AUDIO, Mixer
+from ._base import ANY_AUDIO, Mixer, MixerOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["SNRMix"]
 
@@ -32,7 +36,8 @@ class SNRMix(Mixer):
 
     Training-time only, like dropout: after ``.eval()`` the call returns its input itself,
     unmixed targets and the lengths unchanged. ``p`` is settable (schedules), also for
-    running DataLoader workers.
+    running DataLoader workers. It draws SNRs, not λ: it has no ``alpha`` (``alpha`` reads
+    ``None`` and setting it is an error).
 
     Args:
         snr_db (tuple of float or float, optional): ``(low, high)`` range in dB, or one fixed
@@ -40,9 +45,9 @@ class SNRMix(Mixer):
         max_gain_db (float or None, optional): cap on the partner's gain in dB; a near-silent
             partner then stays below its SNR, and the target weight is the energy share
             actually reached. (Default: ``None``, exact SNRs; silent partners add nothing)
-        num_classes, p, per_sample, label_smoothing, multilabel, union, placement,
-            generator, per_rank, check_finite, validate: as in :class:`WaveformMixup`
-            (``per_sample`` draws one SNR per sample).
+        num_classes (int or None, optional): needed when labels are class indices.
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`;
+            ``per_sample`` draws one SNR per sample).
 
     Example:
         >>> snrmix = SNRMix(snr_db=(0.0, 10.0), num_classes=10, generator=0)
@@ -54,37 +59,38 @@ class SNRMix(Mixer):
     layout = ANY_AUDIO
     params_type = SNRMixParams
 
+    draws_lambda = False
+
     def __init__(
         self,
         snr_db: tuple[float, float] | float = (0.0, 5.0),
         num_classes: int | None = None,
         *,
         max_gain_db: float | None = None,
-        p: float = 1.0,
-        per_sample: bool = False,
-        label_smoothing: float = 0.0,
-        multilabel: bool = False,
-        union: bool = False,
-        placement: str = "start",
-        generator: torch.Generator | int | None = None,
-        per_rank: bool = False,
-        check_finite: bool = True,
-        validate: bool = True,
+        **options: Unpack[MixerOptions],
     ) -> None:
-        # SNRs replace λ: alpha is unused (1.0 keeps the shared settings valid).
-        super().__init__(**self._base_arguments(locals(), alpha=1.0))
+        if "alpha" in options:
+            raise TypeError("SNRMix draws SNRs, not λ: it takes no `alpha` (set `snr_db`).")
+        super().__init__(None, num_classes, **options)
         self.snr_db = check_snr_range(snr_db)
         self.max_gain_db = check_max_gain_db(max_gain_db)
 
     def sample_params(
-        self, batch_size: int, lengths: Tensor | None = None, labels: Tensor | None = None
+        self,
+        batch_size: int,
+        lengths: Tensor | None = None,
+        labels: Tensor | None = None,
+        *,
+        perm: Tensor | None = None,
     ) -> SNRMixParams:
-        """Draws partners, offsets (with ``lengths``) and SNRs; ``labels`` unused.
+        """Draws SNRs, partners and offsets (arguments as in :meth:`Mixer.sample_params`).
 
         Returns:
             SNRMixParams: on the CPU.
         """
-        return sample_snr_params(batch_size, snr_db=self.snr_db, **self._draw_arguments(lengths))
+        return sample_snr_params(
+            batch_size, snr_db=self.snr_db, **self._pairing(lengths, labels, perm)
+        )
 
     def apply(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None

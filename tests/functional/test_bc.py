@@ -85,31 +85,44 @@ def test_bc_mix_lengths_batch_consistency(signals):
         torch.testing.assert_close(q[0], p[i])
 
 
-def test_sample_bc_params_rejects_same_class_pairs():
+def test_sample_bc_params_pairs_other_classes():
     labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
     for seed in range(20):
-        prm = sample_bc_params(8, labels=labels, generator=_gen(seed))
+        prm = sample_bc_params(8, partner="other_class", labels=labels, generator=_gen(seed))
         assert prm.applied.all()
         assert (labels[prm.perm] != labels).all()
     # One-hot targets are compared by class; a single-class batch cannot mix.
     onehot = torch.nn.functional.one_hot(labels, 3).float()
-    prm = sample_bc_params(8, labels=onehot, generator=_gen(1))
+    prm = sample_bc_params(8, partner="other_class", labels=onehot, generator=_gen(1))
     assert (labels[prm.perm] != labels).all()
-    same = sample_bc_params(4, labels=torch.zeros(4, dtype=torch.int64), generator=_gen(1))
+    same = sample_bc_params(
+        4, partner="other_class", labels=torch.zeros(4, dtype=torch.int64), generator=_gen(1)
+    )
     assert not same.applied.any()
     assert same.lam.tolist() == [1.0] * 4 and same.perm.tolist() == [0, 1, 2, 3]
+    assert same.unmet.all()
     # Reproducible, uniform r by default, and offsets follow the final partners.
     a = sample_bc_params(
-        8, labels=labels, lengths=torch.arange(1, 9), placement="random", generator=_gen(5)
+        8,
+        partner="other_class",
+        labels=labels,
+        lengths=torch.arange(1, 9),
+        placement="random",
+        generator=_gen(5),
     )
     b = sample_bc_params(
-        8, labels=labels, lengths=torch.arange(1, 9), placement="random", generator=_gen(5)
+        8,
+        partner="other_class",
+        labels=labels,
+        lengths=torch.arange(1, 9),
+        placement="random",
+        generator=_gen(5),
     )
     assert torch.equal(a.perm, b.perm) and torch.equal(a.lam, b.lam)
     gap = (torch.arange(1, 9) - torch.arange(1, 9)[a.perm]).abs()
     assert ((a.offsets >= 0) & (a.offsets <= gap)).all()
     with pytest.raises(ValueError, match="`labels` and the batch have different sizes: 3 != 8"):
-        sample_bc_params(8, labels=torch.zeros(3, dtype=torch.int64))
+        sample_bc_params(8, partner="other_class", labels=torch.zeros(3, dtype=torch.int64))
 
 
 def test_a_weighted_gain_errors():

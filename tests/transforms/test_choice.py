@@ -36,7 +36,7 @@ def test_random_choice_frequencies_and_exposed_params():
         out, targets = switch(x, y)
         counts[switch.last_name] += 1
         p = switch.last_params
-        assert p is switch.transforms[switch.last_index].last_params
+        assert p.member is switch.transforms[switch.last_index].last_params
         torch.testing.assert_close(targets, mix_targets(y, p.lam, p.perm, num_classes=C))
     assert 0.18 < counts["mixup"] / 400 < 0.32  # 0.25 ± 3.5 sigma
 
@@ -75,7 +75,9 @@ def test_random_choice_errors():
         RandomChoiceMix([])
     with pytest.raises(TypeError, match="`transforms` must be a list or a dict"):
         RandomChoiceMix(WaveformMixup())
-    with pytest.raises(TypeError, match=r"`transforms\[1\]` must be an nn.Module"):
+    with pytest.raises(
+        TypeError, match=r"`transforms\[1\]` must be an audiomix mixer \(a transforms.Mixer\)"
+    ):
         RandomChoiceMix([WaveformMixup(), "cutmix"])
     with pytest.raises(ValueError, match=r"`weights` must have one entry per transform \(2\)"):
         RandomChoiceMix([WaveformMixup(), WaveformCutMix()], weights=[1.0])

@@ -269,7 +269,7 @@ def test_snr_module_per_batch_snr_is_shared():
 
 
 def test_bc_module_gain_ratio_and_rejection():
-    m = BCMix(sample_rate=8000, num_classes=C, reject_same_class=True, generator=0)
+    m = BCMix(sample_rate=8000, num_classes=C, partner="other_class", generator=0)
     x = _batch((1200,), b=8)
     y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 4])
     out, targets = m(x, y)
@@ -333,10 +333,13 @@ def test_constructor_errors():
         WaveformCutMix(fade=-80)
     with pytest.raises(ValueError, match="low <= high"):
         SNRMix(snr_db=(10.0, 0.0))
-    with pytest.raises(
-        TypeError, match=r"SNRMix.__init__\(\) got an unexpected keyword argument 'alpha'"
-    ):
+    with pytest.raises(TypeError, match=r"SNRMix draws SNRs, not λ: it takes no `alpha`"):
         SNRMix(alpha=0.4)
+    with pytest.raises(TypeError, match=r"got an unexpected keyword argument 'snr'"):
+        SNRMix(snr=3.0)
+    with pytest.raises(AttributeError, match="SNRMix draws no λ ~ Beta"):
+        SNRMix().alpha = 0.4
+    assert SNRMix().alpha is None
     with pytest.raises(
         TypeError, match=r"BCMix.__init__\(\) missing 1 required positional argument: 'sample_rate'"
     ):
@@ -345,8 +348,8 @@ def test_constructor_errors():
         BCMix(sample_rate=-1)
     with pytest.raises(ValueError, match="`n_fft` must be an int >= 2"):
         BCMix(sample_rate=16000, n_fft=1)
-    with pytest.raises(ValueError, match="`reject_same_class=True` needs `labels`"):
-        BCMix(sample_rate=8000, reject_same_class=True, generator=0)(_batch((600,)))
+    with pytest.raises(ValueError, match="`partner`='other_class' needs `labels`"):
+        BCMix(sample_rate=8000, partner="other_class", generator=0)(_batch((600,)))
     with pytest.raises(ValueError, match="`union=True` is for multi-label targets"):
         SNRMix(union=True)
 
