@@ -56,7 +56,7 @@ def test_bench_quick_runs_and_writes_its_report(tmp_path):
     rows = [line for line in targets.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) > 20 and rows[0].startswith("| target |")
     assert all(line.rstrip(" |").endswith(("yes", "**no**")) for line in rows[1:]), rows
-    # The rows: the module, every placement with lengths, CutMix, the dB path.
+    # The target rows: the module, every placement with lengths, CutMix, the dB path.
     for needle in (
         "module (default checks, labels) / bare `mix`",
         "'start' / plain `mix`",

@@ -179,8 +179,8 @@ def _speech_like(lengths, *, level_db=-60.0, seed=0):
     return pad_batch(clips)
 
 
-def _readme_chain(mixer):
-    # The chain the README used to show: masks on dB values, after the mixer.
+def _masked_chain(mixer):
+    # torchaudio's masks on dB values, after the mixer: training-only steps in a front end.
     return Chain(
         T.MelSpectrogram(sample_rate=16000, n_fft=400, hop_length=160, n_mels=40),
         T.AmplitudeToDB(top_db=80.0),
@@ -193,7 +193,7 @@ def _readme_chain(mixer):
 def test_eval_mode_skips_torchaudio_masks_and_gives_the_clean_front_end():
     x, lengths = _speech_like([16000, 11000, 8000, 13000])
     labels = torch.tensor([0, 1, 2, 1])
-    chain = _readme_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))
+    chain = _masked_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))
     clean = chain[1](chain[0](x))
     frames = torch.tensor([chain[0](c[:n]).shape[-1] for c, n in zip(x, lengths, strict=True)])
 
@@ -212,10 +212,10 @@ def test_eval_mode_skips_torchaudio_masks_and_gives_the_clean_front_end():
     masked = out == 0.0
     assert masked.any() and not torch.equal(out, clean) and clean.max() < 0.0
     # A step's own flag decides: the time mask alone off, the frequency mask still on.
-    partly = _readme_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))
+    partly = _masked_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))
     partly[4].eval()
     frequency_only = Chain(
-        *_readme_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))[:4]
+        *_masked_chain(SpectrogramMixup(alpha=0.4, num_classes=C, generator=0))[:4]
     )
     torch.manual_seed(3)
     a = partly(x, labels, lengths)

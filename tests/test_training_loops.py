@@ -388,7 +388,7 @@ def test_schedule_reaches_persistent_workers(method):
         assert float(rows.max(dim=1).values.mean()) > 0.9
 
 
-# -- 7. guards for common slips and edge cases (issue 11: 4, 5, 8) --------------------------
+# -- 5. guards for common slips and edge cases ---------------------------------------------
 def test_spectrogram_mixers_refuse_a_waveform():
     for mixer in _spectrogram_mixers():
         with pytest.raises(

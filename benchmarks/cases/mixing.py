@@ -105,7 +105,7 @@ def _long_memory_lines(long_mem: dict[str, float], plan: Plan) -> list[str]:
 def _targets(
     results: list[MixResult], long_mem: dict[str, float], long_label: str
 ) -> dict[str, list[Target]]:
-    """Issue 14's targets by group, in the order of the report; the reference table carries
+    """The targets by group, in the order of the report; the reference table carries
     the module, lengths and CutMix targets, the first spectrogram table its own."""
     ref = results[0]
     spec = next((r for r in results if r.table.spectrogram), None)

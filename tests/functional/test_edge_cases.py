@@ -1,4 +1,4 @@
-"""Hostile but legal inputs (issue 11): frame counts, short clips, half precision, long clips."""
+"""Hostile but legal inputs: frame counts, short clips, half precision, long clips."""
 
 import pytest
 import torch
@@ -71,7 +71,7 @@ def test_frame_lengths_match_torch_stft(length, n_fft, hop, center):
     )
 
 
-def test_frame_lengths_of_the_issue_and_short_clips_without_centre():
+def test_frame_lengths_of_odd_n_fft_and_short_clips_without_centre():
     # MelSpectrogram(n_fft=401, hop_length=160) on 4000 samples gives 25 frames, not 26.
     mel = torchaudio.transforms.MelSpectrogram(n_fft=401, hop_length=160, n_mels=16)
     assert mel(torch.zeros(4000)).shape[-1] == 25

@@ -275,7 +275,6 @@ def test_soft_ce_half_targets_float_logits():
 )
 @pytest.mark.parametrize("lam", [0.5, torch.zeros(0)], ids=["float", "tensor"])
 def test_empty_batch_is_a_clear_error(labels, num_classes, lam):
-    # A batch of 0 labels used to fail inside aminmax (tensor λ) or return (0, C) targets.
     match = r"^`labels` is empty: shape \(0(, 3)?,?\)\. A batch needs at least one sample\.$"
     with pytest.raises(ValueError, match=match):
         mix_targets(labels, lam, torch.zeros(0, dtype=torch.int64), num_classes=num_classes)
