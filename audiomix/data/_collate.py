@@ -6,28 +6,14 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
 
-from .._arrays import as_tensor
 from ..functional._alignment import pad_batch
+from ._items import TrainEvalSwitch, as_clip
 
-__all__ = ["MixCollate", "TrainEvalSwitch", "as_clip", "pad_collate"]
-
-
-def as_clip(item: Any, where: str) -> Tensor:
-    """A clip as a tensor: tensors as they are, NumPy arrays and sequences converted."""
-    if isinstance(item, (Tensor, np.ndarray)):
-        return as_tensor(item, where.strip("`"))
-    try:
-        return torch.as_tensor(item)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(
-            f"{where} must be a waveform tensor (time,) or (channels, time), but got "
-            f"{type(item).__name__}."
-        ) from None
+__all__ = ["MixCollate", "pad_collate"]
 
 
 def _check_mapping_item(item: Any, i: int, keys: list[str]) -> None:
@@ -158,23 +144,6 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
     finally:
         for m, mode in modes:
             m.training = mode
-
-
-class TrainEvalSwitch:
-    """``train()``/``eval()`` as on a module, for objects that live in DataLoaders."""
-
-    training = True
-
-    def train(self, mode: bool = True):
-        """Mixing on (``True``) or off; returns ``self``."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"`mode` must be a bool, but got {type(mode).__name__}.")
-        self.training = mode
-        return self
-
-    def eval(self):
-        """Mixing off (targets still built, unmixed); returns ``self``."""
-        return self.train(False)
 
 
 class MixCollate(TrainEvalSwitch):

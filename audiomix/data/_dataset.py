@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from .._settings import ForwardsSchedule
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, WaveformMixup
-from ._collate import TrainEvalSwitch, as_clip
+from ._items import TrainEvalSwitch, as_clip
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

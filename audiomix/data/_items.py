@@ -1,0 +1,44 @@
+"""What the collate functions and the dataset wrapper share: clips read from items, and the
+train/eval switch of objects that live in DataLoaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._arrays import as_tensor
+
+__all__ = ["TrainEvalSwitch", "as_clip"]
+
+
+def as_clip(item: Any, where: str) -> Tensor:
+    """A clip as a tensor: tensors as they are, NumPy arrays and sequences converted."""
+    if isinstance(item, (Tensor, np.ndarray)):
+        return as_tensor(item, where.strip("`"))
+    try:
+        return torch.as_tensor(item)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"{where} must be a waveform tensor (time,) or (channels, time), but got "
+            f"{type(item).__name__}."
+        ) from None
+
+
+class TrainEvalSwitch:
+    """``train()``/``eval()`` as on a module, for objects that live in DataLoaders."""
+
+    training = True
+
+    def train(self, mode: bool = True):
+        """Mixing on (``True``) or off; returns ``self``."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"`mode` must be a bool, but got {type(mode).__name__}.")
+        self.training = mode
+        return self
+
+    def eval(self):
+        """Mixing off (targets still built, unmixed); returns ``self``."""
+        return self.train(False)
