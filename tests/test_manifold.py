@@ -188,3 +188,160 @@ def test_activation_and_input_errors():
         mm(x, [0] * 6)
     with pytest.raises(ValueError, match=r"`params` were drawn for a batch of \(4,\)"):
         mm(x, y, params=mm.sample_params(4))
+
+
+# --------------------------------------------------------------------------- lengths
+
+T = 24
+
+
+class _ConvNet(nn.Module):
+    """(batch, 3, time) -> conv -> ReLU ("act") -> pooling by 2 ("pool") -> conv -> mean over
+    the valid frames -> linear ("head"); records what each stage received."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)  # weights only
+        self.conv1 = nn.Conv1d(3, 8, 3, padding=1)
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool1d(2)
+        self.conv2 = nn.Conv1d(8, 8, 3, padding=1)
+        self.head = nn.Linear(8, C)
+        self.seen = {}
+        for name in ("pool", "conv2"):
+            getattr(self, name).register_forward_pre_hook(self._record(name))
+
+    def _record(self, name):
+        def hook(module, inputs):
+            self.seen[name] = inputs[0].detach().clone()
+
+        return hook
+
+    def forward(self, x, lengths=None):
+        self.seen["lengths"] = lengths
+        h = self.conv2(self.pool(self.act(self.conv1(x))))
+        if lengths is None:
+            return self.head(h.mean(-1))
+        frames = ((lengths + 1) // 2).clamp(1, h.shape[-1])
+        valid = torch.arange(h.shape[-1]) < frames[:, None]
+        return self.head((h * valid[:, None]).sum(-1) / frames[:, None])
+
+
+def _padded(lengths, garbage=3.0):
+    """(batch, 3, T) clips with ``garbage`` in the padding, and their lengths."""
+    x = torch.randn(len(lengths), 3, T, generator=_gen(4))
+    lengths = torch.tensor(lengths)
+    pad = torch.arange(T) >= lengths[:, None]
+    return x.masked_fill(pad[:, None], garbage), lengths
+
+
+def _halve(n):
+    return (n + 1) // 2
+
+
+@pytest.mark.parametrize("placement", ["start", "center"])
+def test_lengths_keep_the_padding_out_of_the_mix(placement):
+    net = _ConvNet()
+    mm = ManifoldMixup(net, ["act"], alpha=1.0, num_classes=C, placement=placement, generator=0)
+    x, lengths = _padded([24, 17, 9, 13])
+    y = torch.tensor([0, 1, 2, 3])
+    out, targets, out_lengths = mm(x, y, lengths)
+    p = mm.last_params
+    expected_lengths = torch.maximum(lengths, lengths[p.perm])
+    assert torch.equal(out_lengths, expected_lengths)
+    assert torch.equal(net.seen["lengths"], expected_lengths)  # the model pools over the mix
+    h = net.act(net.conv1(x)).detach()
+    ref = mix(h, p.lam, p.perm, lengths=lengths, offsets=p.offsets)
+    torch.testing.assert_close(net.seen["pool"], ref, rtol=0, atol=0)
+    padded_pairs = [(i, n) for i, n in enumerate(expected_lengths.tolist()) if n < T]
+    assert padded_pairs
+    for i, n in padded_pairs:
+        # Beyond the longer clip of the pair: nothing, where the padding's activations were.
+        assert not net.seen["pool"][i, :, n:].any() and h[i, :, n:].any()
+    torch.testing.assert_close(targets, mix_targets(y, p.lam, p.perm, num_classes=C))
+    assert out.shape == (4, C)
+
+
+def test_a_layer_with_its_own_time_axis_needs_lengths_fn():
+    x, lengths = _padded([24, 17, 9, 13])
+    net = _ConvNet()
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'pool' has 12 positions on its last axis where the input has 24, so the "
+        r"input's `lengths` do not say which are padding\. Pass `lengths_fn=\{'pool': fn\}`",
+    ):
+        ManifoldMixup(net, ["pool"], num_classes=C, generator=0)(x, None, lengths)
+    mm = ManifoldMixup(net, ["pool"], alpha=1.0, lengths_fn={"pool": _halve}, generator=0)
+    out, _, out_lengths = mm(x, None, lengths)
+    p = mm.last_params
+    h = net.pool(net.act(net.conv1(x))).detach()
+    ref = mix(h, p.lam, p.perm, lengths=_halve(lengths))  # aligned at the start
+    torch.testing.assert_close(net.seen["conv2"], ref, rtol=0, atol=0)
+    assert torch.equal(out_lengths, torch.maximum(lengths, lengths[p.perm]))
+    # No time axis (the logits): `None` mixes the layer whole.
+    mm = ManifoldMixup(net, ["head"], alpha=1.0, lengths_fn={"head": None}, generator=1)
+    out, _, out_lengths = mm(x, None, lengths)
+    p = mm.last_params
+    clean = net(x, out_lengths)  # hooks idle outside a mixing call
+    torch.testing.assert_close(out, mix(clean, p.lam, p.perm), rtol=1e-6, atol=1e-6)
+    mm.eval()
+    _, _, same = mm(x, None, lengths)
+    assert same is lengths and torch.equal(net.seen["lengths"], lengths)
+
+
+def test_lengths_at_the_input_and_full_lengths_change_nothing():
+    net = _ConvNet()
+    x, lengths = _padded([24, 17, 9, 13], garbage=0.0)
+    mm = ManifoldMixup(net, ["input"], alpha=1.0, generator=0)
+    mm(x, None, lengths)
+    p = mm.last_params
+    mixed = mix(x, p.lam, p.perm, lengths=lengths)
+    torch.testing.assert_close(net.act(net.conv1(mixed)), net.seen["pool"], rtol=0, atol=0)
+    full = torch.full((4,), T)
+    for layer in ("input", "act"):
+        a = ManifoldMixup(net, [layer], alpha=1.0, generator=3)
+        b = ManifoldMixup(net, [layer], alpha=1.0, generator=3)
+        with_lengths, _, out_lengths = a(x, None, full)
+        torch.testing.assert_close(with_lengths, b(x)[0], rtol=1e-6, atol=1e-6)
+        assert torch.equal(out_lengths, full)
+
+
+def test_gradients_flow_with_lengths_and_models_without_lengths_get_none():
+    net = _ConvNet()
+    x, lengths = _padded([24, 17, 9, 13])
+    mm = ManifoldMixup(net, ["act"], alpha=1.0, num_classes=C, generator=0)
+    out, targets, _ = mm(x, torch.arange(4), lengths)
+    (-(targets * out.log_softmax(-1)).sum(-1).mean()).backward()
+    assert all(q.grad is not None and q.grad.abs().sum() > 0 for q in net.parameters())
+    plain = nn.Sequential(nn.Conv1d(3, 4, 1), nn.ReLU())  # forward(input): no lengths
+    out, _, out_lengths = ManifoldMixup(plain, ["1"], generator=0)(x, None, lengths)
+    assert out.shape == (4, 4, T) and out_lengths.shape == (4,)
+
+
+def test_lengths_errors():
+    net = _ConvNet()
+    x, lengths = _padded([24, 17, 9, 13])
+    with pytest.raises(TypeError, match="`lengths_fn` must be a mapping"):
+        ManifoldMixup(net, ["pool"], lengths_fn=_halve)
+    with pytest.raises(
+        ValueError,
+        match=r"`lengths_fn` has an entry for 'input', which is not one of the hidden layers "
+        r"\['pool'\]",
+    ):
+        ManifoldMixup(net, ["input", "pool"], lengths_fn={"input": _halve})
+    with pytest.raises(ValueError, match=r"entry for 'conv2', which is not one of the hidden"):
+        ManifoldMixup(net, ["pool"], lengths_fn={"conv2": _halve})
+    with pytest.raises(TypeError, match=r"`lengths_fn\['pool'\]` must be callable or None"):
+        ManifoldMixup(net, ["pool"], lengths_fn={"pool": 2})
+    mm = ManifoldMixup(net, ["pool"], lengths_fn={"pool": lambda n: n / 2}, generator=0)
+    with pytest.raises(
+        ValueError,
+        match=r"`lengths_fn\['pool'\]` must return integer lengths of shape \(4,\), but "
+        r"returned torch.float32 of shape \(4,\)",
+    ):
+        mm(x, None, lengths)
+    with pytest.raises(ValueError, match=r"`lengths` must be in \[1, 24\]"):
+        mm(x, None, torch.tensor([25, 3, 3, 3]))
+    mm = ManifoldMixup(net, ["act"], placement="center", generator=0)
+    with pytest.raises(ValueError, match=r"`params.offsets` must have shape \(batch,\)"):
+        mm(x, None, lengths, params=mm.sample_params(4, torch.tensor([24, 24, 1, 1])))
