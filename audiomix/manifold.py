@@ -326,7 +326,9 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
     ) -> tuple[Any, ...]:
         """
         Args:
-            x (Tensor): (batch, ...) model input; with ``lengths``, (batch, ..., time).
+            x (Tensor or NumPy array): (batch, ...) model input; with ``lengths``,
+                (batch, ..., time). NumPy arrays (also ``labels``, ``lengths``) are converted
+                and never written to; the model gets a tensor.
             labels (Tensor or None, optional): class indices (batch,) or targets
                 (batch, num_classes).
             lengths (Tensor or None, optional): (batch,) valid lengths of ``x``'s last axis,
@@ -341,6 +343,7 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
             and the (batch,) lengths of the mix, ``max(lengths, lengths[perm])``, in the
             input's units.
         """
+        x = as_tensor(x, "x")
         if not isinstance(x, Tensor):
             raise TypeError(f"`x` must be a torch.Tensor, but got {type(x).__name__}.")
         if x.ndim == 0:
@@ -349,6 +352,7 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
         if b == 0:
             raise ValueError(f"`x` is an empty batch: shape {tuple(x.shape)}.")
         if labels is not None:
+            labels = as_tensor(labels, "labels")
             check_labels_batch(labels, b, "x")
         if lengths is not None:
             lengths = as_tensor(lengths, "lengths")

@@ -1,5 +1,6 @@
 """ManifoldMixup: hidden activations mixed with the targets' λ and partners."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -345,3 +346,17 @@ def test_lengths_errors():
     mm = ManifoldMixup(net, ["act"], placement="center", generator=0)
     with pytest.raises(ValueError, match=r"`params.offsets` must have shape \(batch,\)"):
         mm(x, None, lengths, params=mm.sample_params(4, torch.tensor([24, 24, 1, 1])))
+
+
+def test_numpy_input_gives_the_tensor_results():
+    x, lengths = _padded([24, 17, 9, 13])
+    y = torch.tensor([0, 1, 2, 3])
+    arrays = (x.numpy().copy(), y.numpy().copy(), lengths.numpy().copy())
+    results = []
+    for args in ((x, y, lengths), arrays):
+        mm = ManifoldMixup(_ConvNet(), ["act"], alpha=1.0, num_classes=C, generator=0)
+        results.append(mm(*args))
+    for u, v in zip(*results, strict=True):
+        torch.testing.assert_close(u, v, rtol=0, atol=0)
+    for array, tensor in zip(arrays, (x, y, lengths), strict=True):
+        assert np.array_equal(array, tensor.numpy())  # read, never written
