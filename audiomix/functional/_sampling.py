@@ -322,7 +322,7 @@ def draw_pairs(
     multilabel: bool = False,
     perm: Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor, MixParams]:
+) -> tuple[Tensor, MixParams]:
     """The draw every method shares: coin, weights, partners, offsets, in that fixed order.
 
     ``draw_weights(n)`` draws the method's ``n`` weights (one per batch, or per sample with
@@ -330,8 +330,8 @@ def draw_pairs(
     those of :func:`sample_mix_params`.
 
     Returns:
-        ``(weights, coin, params)``: the (batch,) drawn weights, the (batch,) coin, and
-        :class:`MixParams` with ``lam`` all ones (the caller sets it from the weights);
+        ``(weights, params)``: the (batch,) drawn weights and :class:`MixParams` with ``lam``
+        all ones (the caller sets it from the weights);
         rows left unmixed (coin down, or no partner under the rule) are their own partner.
     """
     p = check_probability(p)
@@ -367,7 +367,7 @@ def draw_pairs(
     params = MixParams(
         lam=torch.ones(batch_size), perm=perm, applied=applied, offsets=offsets, unmet=unmet
     )
-    return weights, coin, params
+    return weights, params
 
 
 def sample_mix_params(
@@ -414,7 +414,7 @@ def sample_mix_params(
         (torch.Size([4]), torch.int64)
     """
     alpha = check_alpha(alpha)
-    lam, _, params = draw_pairs(
+    lam, params = draw_pairs(
         batch_size,
         lambda n: sample_lambda(alpha, n, generator=generator, dtype=torch.float32),
         p=p,

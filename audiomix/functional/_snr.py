@@ -53,7 +53,7 @@ def sample_snr_params(
     def draw_snrs(n: int) -> Tensor:
         return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64)
 
-    snr, _, base = draw_pairs(batch_size, draw_snrs, **pairing)
+    snr, base = draw_pairs(batch_size, draw_snrs, **pairing)
     lam = torch.where(base.applied, _energy_fraction(snr).float(), 1.0)
     return extend_params(base, SNRMixParams, lam=lam, snr_db=snr)
 

@@ -96,7 +96,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
     Every mixer takes the arguments below; its own page lists only what it adds. A subclass
-    implements :meth:`apply` (and, where it draws other parameters, :meth:`sample_params`;
+    implements :meth:`apply` (and, where it draws other parameters, :meth:`draw`;
     where its output is not valid over the longer clip of each pair, :meth:`output_lengths`).
     Mixers are training-time augmentations, like dropout: in eval mode (after ``.eval()``)
     ``forward`` returns the input itself, the targets unmixed (one-hot, smoothed or multi-hot
@@ -223,9 +223,21 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         Returns:
             MixParams: on the CPU.
         """
-        return sample_mix_params(
-            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
-        )
+        return self.draw(batch_size, self._pairing(lengths, labels, perm))
+
+    def draw(self, batch_size: int, pairing: PairingOptions) -> MixParams:
+        """The method's own draw, called by :meth:`sample_params`: λ ~ Beta(alpha, alpha)
+        here; a method that draws something else (SNRs, box centres) overrides this.
+
+        Args:
+            batch_size (int): number of samples.
+            pairing (PairingOptions): the keywords every ``sample_*_params`` function takes,
+                filled from the module (its ``p``, ``placement``, ``partner``, stream, ...).
+
+        Returns:
+            MixParams: on the CPU.
+        """
+        return sample_mix_params(batch_size, alpha=self.alpha, **pairing)
 
     def _pairing(
         self, lengths: Tensor | None, labels: Tensor | None, perm: Tensor | None

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ..functional._bc import bc_mix, sample_bc_params
 from ..functional._params import BCMixParams
+from ..functional._sampling import PairingOptions
 from ..functional._weighting import a_weighted_gain, a_weighting_bins, default_gain_n_fft
 from ._base import WAVEFORM, Mixer, MixerOptions
 
@@ -96,22 +97,9 @@ class BCMix(Mixer):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("a_weights", a_weighting_bins(sample_rate, n_fft), persistent=False)
 
-    def sample_params(
-        self,
-        batch_size: int,
-        lengths: Tensor | None = None,
-        labels: Tensor | None = None,
-        *,
-        perm: Tensor | None = None,
-    ) -> BCMixParams:
-        """Draws ``r``, partners and offsets (arguments as in :meth:`Mixer.sample_params`).
-
-        Returns:
-            BCMixParams: on the CPU.
-        """
-        return sample_bc_params(
-            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
-        )
+    def draw(self, batch_size: int, pairing: PairingOptions) -> BCMixParams:
+        """``r``, partners and offsets (see :meth:`Mixer.draw`)."""
+        return sample_bc_params(batch_size, alpha=self.alpha, **pairing)
 
     def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
         """A-weighted gains (batch,) in dB with this module's settings."""

@@ -11,7 +11,7 @@ from torch import Tensor
 from .._validation import check_choice, check_fade
 from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
 from ..functional._params import CutMixParams
-from ..functional._sampling import MixParams
+from ..functional._sampling import MixParams, PairingOptions
 from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
 
 if TYPE_CHECKING:
@@ -27,23 +27,9 @@ class _CutMix(Mixer):
     mode = "time"
     fade = 0
 
-    def sample_params(
-        self,
-        batch_size: int,
-        lengths: Tensor | None = None,
-        labels: Tensor | None = None,
-        *,
-        perm: Tensor | None = None,
-    ) -> CutMixParams:
-        """Draws λ, partners, offsets (with ``lengths``) and box centres (arguments as in
-        :meth:`Mixer.sample_params`).
-
-        Returns:
-            CutMixParams: on the CPU; ``lam`` is the Beta draw.
-        """
-        return sample_cutmix_params(
-            batch_size, alpha=self.alpha, **self._pairing(lengths, labels, perm)
-        )
+    def draw(self, batch_size: int, pairing: PairingOptions) -> CutMixParams:
+        """λ, partners, offsets and box centres (see :meth:`Mixer.draw`)."""
+        return sample_cutmix_params(batch_size, alpha=self.alpha, **pairing)
 
     def apply(
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None

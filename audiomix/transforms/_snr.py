@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .._validation import check_max_gain_db, check_snr_range
 from ..functional._params import SNRMixParams
+from ..functional._sampling import PairingOptions
 from ..functional._snr import sample_snr_params, snr_mix
 from ._base import ANY_AUDIO, Mixer, MixerOptions
 
@@ -75,22 +76,9 @@ class SNRMix(Mixer):
         self.snr_db = check_snr_range(snr_db)
         self.max_gain_db = check_max_gain_db(max_gain_db)
 
-    def sample_params(
-        self,
-        batch_size: int,
-        lengths: Tensor | None = None,
-        labels: Tensor | None = None,
-        *,
-        perm: Tensor | None = None,
-    ) -> SNRMixParams:
-        """Draws SNRs, partners and offsets (arguments as in :meth:`Mixer.sample_params`).
-
-        Returns:
-            SNRMixParams: on the CPU.
-        """
-        return sample_snr_params(
-            batch_size, snr_db=self.snr_db, **self._pairing(lengths, labels, perm)
-        )
+    def draw(self, batch_size: int, pairing: PairingOptions) -> SNRMixParams:
+        """SNRs, partners and offsets (see :meth:`Mixer.draw`)."""
+        return sample_snr_params(batch_size, snr_db=self.snr_db, **pairing)
 
     def apply(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
