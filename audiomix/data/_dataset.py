@@ -11,9 +11,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._settings import ForwardsSchedule
+from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, WaveformMixup
 from ._items import TrainEvalSwitch, as_clip
+from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -42,10 +44,20 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
     Draws come from the mixer's stream: in DataLoader workers it reseeds from each worker's
     seed, which the DataLoader draws anew every epoch, so items mix differently in each worker
     and each epoch (and repeat exactly for a DataLoader with a seeded ``generator``). The
-    partner is read only once the mixer's coin (``p``) says the item is mixed. ``alpha`` and
-    ``p`` are settable (a schedule) and the change reaches running workers. ``.eval()`` turns
-    mixing off: items come back as they are, with unmixed targets. Clips with NaN or Inf values
-    are rejected (``check_finite``). Picklable for spawn/forkserver workers.
+    partner is read only once the mixer's coin (``p``) says the item is mixed.
+
+    ``partner`` chooses who the partner may be, across the whole dataset: any other item
+    (``"any"``), an item sharing no class with it (``"other_class"``; disjoint label sets for
+    multi-label targets), another item sharing a class (``"same_class"``), or an item of a class
+    drawn uniformly among the dataset's classes (``"class_balanced"``, then an item of that
+    class uniformly; the item itself excluded). Each rule draws uniformly among the items it
+    allows; an item that no other item satisfies is left unmixed and reported (``"unmet"`` in
+    ``return_info``). The class rules need the items' classes without reading their audio:
+    ``labels``, one label per item in the dataset's order, checked against each label read.
+
+    ``alpha`` and ``p`` are settable (a schedule) and the change reaches running workers.
+    ``.eval()`` turns mixing off: items come back as they are, with unmixed targets. Clips with
+    NaN or Inf values are rejected (``check_finite``). Picklable for spawn/forkserver workers.
 
     Args:
         dataset (Dataset): map-style; items are ``(waveform, label, ...)`` with waveform
@@ -60,9 +72,17 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         alpha (float or None, optional): Beta concentration, > 0, of the default mixer.
             (Default: ``None``, meaning ``0.2``)
         num_classes (int or None, optional): needed for class-index labels.
-        return_info (bool, optional): append ``{"partner": j, "lam": λ}`` to each item (under
-            the key ``"mix_info"`` for mapping items); ``λ`` is the weight the item's own
-            target got. (Default: ``False``)
+        partner (str, optional): ``"any"``, ``"other_class"``, ``"same_class"`` or
+            ``"class_balanced"``, as above. (Default: ``"any"``)
+        labels (sequence, Tensor or None, optional): the label of every item, in the
+            dataset's order, as the items carry them: class indices (n,), targets
+            (n, num_classes), or a list of per-item labels; needed by the class rules, e.g.
+            ``[WORDS.index(path.parent.name) for path in files]`` or a Hugging Face dataset's
+            ``ds["label"]``. (Default: ``None``)
+        return_info (bool, optional): append ``{"partner": j, "lam": λ, "unmet": u}`` to each
+            item (under the key ``"mix_info"`` for mapping items); ``λ`` is the weight the
+            item's own target got, ``u`` whether the partner rule left the item unmixed.
+            (Default: ``False``)
         unpack (callable or None, optional): maps an item of ``dataset`` to
             ``(waveform, label)``, e.g. for torchaudio's ``SPEECHCOMMANDS``, whose items are
             ``(waveform, sample_rate, label, speaker_id, utterance_number)`` with a word as
@@ -95,6 +115,8 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         *,
         alpha: float | None = None,
         num_classes: int | None = None,
+        partner: str = "any",
+        labels: Sequence[Any] | Tensor | None = None,
         return_info: bool = False,
         unpack: Callable[[Any], Sequence[Any]] | None = None,
         input_key: str = "input_values",
@@ -128,6 +150,23 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
                     f"`mixer` brings its own settings, so {[*given, *options]} must not be "
                     "given too; set them on the mixer."
                 )
+        if mixer.partner != "any":
+            raise ValueError(
+                f"`mixer` has `partner`={mixer.partner!r}, but MixupDataset draws the partners "
+                "across the dataset: pass `partner=` to MixupDataset and keep the mixer's 'any'."
+            )
+        self.partner = check_choice(partner, "partner", DATASET_PARTNER_RULES)
+        if self.partner != "any" and labels is None:
+            raise ValueError(
+                f"`partner`={self.partner!r} needs the class of every item without reading its "
+                "audio: pass `labels=`, one label per item in the dataset's order (e.g. from "
+                "the file names or a metadata column)."
+            )
+        self.classes = (
+            None
+            if labels is None
+            else ItemClasses(labels, len(dataset), multilabel=mixer.multilabel)
+        )
         self.dataset = dataset
         self.mixer = mixer
         self.return_info = bool(return_info)
@@ -209,8 +248,10 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
             "(waveform, label)."
         )
 
-    def _output(self, item: Any, x: Tensor, targets: Tensor, partner: int, lam: float) -> Any:
-        info = {"partner": partner, "lam": lam}
+    def _output(
+        self, item: Any, x: Tensor, targets: Tensor, partner: int, lam: float, unmet: bool = False
+    ) -> Any:
+        info = {"partner": partner, "lam": lam, "unmet": unmet}
         if isinstance(item, Mapping):
             out = dict(item)
             out[self.input_key], out[self.label_key] = x, targets
@@ -229,17 +270,26 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
                 raise
             raise type(err)(f"{err}{hint}") from err
 
-    def _partner(self, index: int, generator: torch.Generator) -> int:
-        """A uniformly drawn other item (the item itself when it is alone)."""
-        n = len(self.dataset)
-        if n == 1:
-            return index
-        j = int(torch.randint(n - 1, (), generator=generator))
-        return j + (j >= index)
+    def _partner(self, index: int, generator: torch.Generator) -> int | None:
+        """A partner drawn uniformly among the items :attr:`partner` allows: ``None`` when no
+        other item satisfies the rule (the item itself when it is alone under ``"any"``)."""
+        if self.classes is None:
+            return draw_other(index, len(self.dataset), generator)
+        return self.classes.draw(index, self.partner, generator)
+
+    def _check_label(self, index: int, label: Tensor) -> None:
+        """The label read from the item has the classes that ``labels`` lists for it."""
+        if self.classes is not None and not self.classes.agrees(index, label):
+            listed = self.classes.classes(index).tolist()
+            raise ValueError(
+                f"`labels[{index}]` lists classes {listed}, but dataset[{index}] has the label "
+                f"{label.tolist()}: `labels` must give every item's label in the dataset's order."
+            )
 
     def __getitem__(self, index: Any) -> Any:
         index = self._index(index)
         x, y, item = self._item(index)
+        self._check_label(index, y)
         labels = y.unsqueeze(0)
         settings = self.mixer.settings
         if not self.training:
@@ -247,10 +297,13 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
             return self._output(item, x, targets, index, 1.0)
         partner = self._partner(index, self.mixer.generator)
         params = self.mixer.sample_params(2, perm=_PAIR)
-        if partner == index or not bool(params.applied[0]):
+        if partner is None or partner == index or not bool(params.applied[0]):
+            # Reported as unmet only where the coin asked for a mix, as in a batch.
+            unmet = partner is None and bool(params.applied[0])
             targets = self._targets(lambda: settings.unmixed_targets(labels)[0], item)
-            return self._output(item, x, targets, index, 1.0)
+            return self._output(item, x, targets, index, 1.0, unmet)
         x2, y2, _ = self._item(partner)
+        self._check_label(partner, y2)
         if x2.shape[:-1] != x.shape[:-1]:
             raise ValueError(
                 f"items {index} and {partner} have different channel layouts: "
