@@ -1,0 +1,479 @@
+"""Frame-level targets and other time-aligned views, moved and weighted as the audio was mixed.
+
+A mix is described once, in the positions of the mixed audio (samples or frames), by a
+:class:`TimeMap`: where each output's own clip and its partner come from (a shift each), with
+what weight, and, for CutMix, the span the partner fills. Any tensor with a time axis at
+another resolution (frame targets, embeddings, masks) follows the same map: target frame ``f``
+covers the positions ``[f·hop, (f+1)·hop)`` of the audio, and a frame's value is taken as
+constant over them, so shifts and spans convert exactly, also where the hop does not divide
+them (a frame then gets each source frame by the share of it that it covers).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+from .._validation import check_label_smoothing, check_num_classes
+
+#: Largest denominator kept when a float hop becomes a fraction (0.625 stays 5/8).
+_MAX_DENOMINATOR = 1_000_000
+
+
+def check_hop(hop: object, name: str = "target_hop") -> Fraction | None:
+    """``hop`` (positions of the audio per target frame) as a positive fraction, or ``None``.
+
+    Example:
+        >>> check_hop(160), check_hop(0.625)
+        (Fraction(160, 1), Fraction(5, 8))
+    """
+    if hop is None:
+        return None
+    if isinstance(hop, bool) or not isinstance(hop, (numbers.Real, Fraction)):
+        raise TypeError(
+            f"`{name}` must be a number of input positions per frame, but got {type(hop).__name__}."
+        )
+    if isinstance(hop, float) and not math.isfinite(hop):
+        raise ValueError(f"`{name}` must be > 0, but got {hop}.")
+    value = Fraction(hop).limit_denominator(_MAX_DENOMINATOR)
+    if value <= 0:
+        raise ValueError(f"`{name}` must be > 0, but got {hop}.")
+    return value
+
+
+def _ratio(hop: Fraction | None) -> tuple[int, int]:
+    h = Fraction(1) if hop is None else hop
+    return h.numerator, h.denominator
+
+
+def expected_frames(num_positions: int, hop: Fraction | None) -> tuple[int, int]:
+    """The frame counts that fit ``num_positions`` positions at ``hop``: ``(low, high)``.
+
+    ``high = ceil(T / hop)`` frames cover every position; ``low = floor((T - 1) / hop)`` leaves
+    the last, partly covered frame out, as a centred spectrogram (one frame more than
+    ``T / hop``) or a floor-rounding pooling does. Any count in between is accepted.
+    """
+    p, q = _ratio(hop)
+    t = int(num_positions)
+    return max(0, (t - 1) * q // p), -(-t * q // p)
+
+
+def check_frame_count(
+    frames: int, num_positions: int, hop: Fraction | None, *, name: str = "labels", unit: str = ""
+) -> None:
+    """Raises if ``frames`` does not fit ``num_positions`` at ``hop`` (see
+    :func:`expected_frames`); the message names the expected number."""
+    low, high = expected_frames(num_positions, hop)
+    if low <= frames <= high:
+        return
+    want = f"{high}" if low == high else f"{high} (or {low})"
+    where = f"{num_positions} {unit}".strip()
+    if hop is None:
+        raise ValueError(
+            f"`{name}` have {frames} frames, but the audio has {where} positions: frame "
+            f"targets at the audio's resolution need {want} frames. For targets at another "
+            "resolution, pass `target_hop` (audio positions per target frame) to the mixer."
+        )
+    raise ValueError(
+        f"`{name}` have {frames} frames, but the audio has {where} positions and "
+        f"`target_hop` is {hop}: expected {want} frames."
+    )
+
+
+def target_lengths(lengths: Tensor, hop: object, num_frames: int | None = None) -> Tensor:
+    """Valid frames of clips of ``lengths`` positions: ``ceil(lengths / hop)``.
+
+    Args:
+        lengths (Tensor): (batch,) valid lengths in positions of the audio.
+        hop (int, float, Fraction or None): positions per frame (``None``: 1).
+        num_frames (int or None, optional): clamp to this many frames.
+
+    Returns:
+        Tensor: (batch,) int64.
+
+    Example:
+        >>> target_lengths(torch.tensor([16000, 15500, 100]), 160).tolist()
+        [100, 97, 1]
+    """
+    p, q = _ratio(check_hop(hop))
+    n = lengths.to(torch.int64)
+    out = torch.div(n * q + p - 1, p, rounding_mode="floor")
+    return out if num_frames is None else out.clamp_max(num_frames)
+
+
+@dataclass(frozen=True)
+class TimeMap:
+    """Where the content of each output of a mix comes from, in positions of the audio.
+
+    Output ``i`` holds its own clip shifted right by ``own_shift[i]`` with weight
+    ``own_weight[i]``, and its partner ``perm[i]`` shifted by ``partner_shift[i]`` with weight
+    ``partner_weight[i]``. With a span (CutMix), the partner fills only
+    ``[span_start, span_end)`` (cross-faded over ``fade`` positions inside each edge), and
+    there a share ``span_share`` of each frame's bins (1 for a time cut, the band's share of
+    the bins for a frequency band or a box); the own clip keeps the rest.
+
+    Attributes:
+        perm (Tensor): (batch,) int64 partners.
+        own_shift, partner_shift (Tensor): (batch,) int64; content at output position ``t``
+            is ``clip[t - shift]``.
+        own_weight, partner_weight (Tensor): (batch,) float weights (``lam`` and
+            ``1 - lam`` for a mixup; 1 and 1 for a span, whose weights vary along time;
+            a partner weight of 0 for rows left unmixed).
+        span_start, span_end (Tensor or None): (batch,) int64, the pasted span.
+        span_share (Tensor or None): (batch,) float, the share of a frame inside the span
+            that is the partner's.
+        fade (int): cross-fade length at the span's edges.
+    """
+
+    perm: Tensor
+    own_shift: Tensor
+    partner_shift: Tensor
+    own_weight: Tensor
+    partner_weight: Tensor
+    span_start: Tensor | None = None
+    span_end: Tensor | None = None
+    span_share: Tensor | None = None
+    fade: int = 0
+
+    def to(self, device: torch.device | str) -> TimeMap:
+        """The map on ``device``."""
+        moved = {
+            k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()
+        }
+        return TimeMap(**moved)
+
+
+def mixup_time_map(lam: Tensor, perm: Tensor, lengths: Tensor | None, offsets: Tensor | None):
+    """The :class:`TimeMap` of a mix of whole clips (mixup, SNR and BC mixing): the shorter
+    clip of each pair moved right by its offset, weights ``lam`` and ``1 - lam``.
+
+    Example:
+        >>> m = mixup_time_map(torch.tensor([0.7, 0.4]), torch.tensor([1, 0]),
+        ...                    torch.tensor([100, 60]), torch.tensor([20, 20]))
+        >>> m.own_shift.tolist(), m.partner_shift.tolist()
+        ([0, 20], [20, 0])
+    """
+    perm = perm.to(torch.int64)
+    zero = torch.zeros_like(perm)
+    if lengths is None or offsets is None:
+        own_shift = partner_shift = zero
+    else:
+        n = lengths.to(device=perm.device, dtype=torch.int64)
+        off = offsets.to(device=perm.device, dtype=torch.int64)
+        self_shorter = n < n[perm]
+        own_shift = torch.where(self_shorter, off, 0)
+        partner_shift = torch.where(self_shorter, 0, off)
+    lam = lam.to(device=perm.device, dtype=torch.float32)
+    return TimeMap(perm, own_shift, partner_shift, lam, 1.0 - lam)
+
+
+def span_time_map(
+    lam: Tensor,
+    perm: Tensor,
+    span_start: Tensor,
+    span_end: Tensor,
+    *,
+    lengths: Tensor | None,
+    offsets: Tensor | None,
+    span_share: Tensor | None = None,
+    fade: int = 0,
+) -> TimeMap:
+    """The :class:`TimeMap` of a paste (CutMix): the own clip stays, the partner (aligned by
+    the placement offset) fills ``[span_start, span_end)``; rows whose own weight ``lam`` is 1
+    got nothing pasted."""
+    perm = perm.to(torch.int64)
+    dev = perm.device
+    if lengths is None or offsets is None:
+        shift = torch.zeros_like(perm)
+    else:
+        n = lengths.to(device=dev, dtype=torch.int64)
+        off = offsets.to(device=dev, dtype=torch.int64)
+        shift = torch.where(n < n[perm], -off, off)
+    pasted = (lam.to(dev) < 1.0).to(torch.float32)
+    share = torch.ones(perm.shape, device=dev) if span_share is None else span_share.to(dev)
+    return TimeMap(
+        perm,
+        torch.zeros_like(perm),
+        shift,
+        torch.ones(perm.shape, device=dev),
+        pasted,
+        span_start.to(device=dev, dtype=torch.int64),
+        span_end.to(device=dev, dtype=torch.int64),
+        share.to(torch.float32),
+        int(fade),
+    )
+
+
+def shift_frames(y: Tensor, shift: Tensor, hop: object = None) -> Tensor:
+    """Moves each row of ``y`` right by ``shift`` positions of the audio, in frames of ``hop``.
+
+    Frames are constant over their ``hop`` positions, so a shift that is not a multiple of the
+    hop gives each output frame the two source frames it overlaps, weighted by the overlap;
+    frames shifted in from outside are 0.
+
+    Args:
+        y (Tensor): (batch, frames, ...).
+        shift (Tensor): (batch,) int64 shifts in positions (negative: to the left).
+        hop (int, float, Fraction or None, optional): positions per frame. (Default: 1)
+
+    Returns:
+        Tensor: (batch, frames, ...), a new tensor.
+
+    Example:
+        >>> shift_frames(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), torch.tensor([6]), hop=4)
+        tensor([[0.0000, 0.5000, 0.5000, 0.0000]])
+    """
+    p, q = _ratio(check_hop(hop))
+    b, f = y.shape[0], y.shape[1]
+    s = shift.to(device=y.device, dtype=torch.int64) * q  # in units of 1/q positions
+    whole = torch.div(s, p, rounding_mode="floor")  # frames
+    rest = (s - whole * p).to(y.dtype if y.is_floating_point() else torch.float32) / p
+    pos = torch.arange(f, device=y.device)
+    out = _take_frames(y, pos - whole.unsqueeze(1))
+    if bool((rest != 0).any()):
+        w = rest.view(b, *[1] * (y.ndim - 1))
+        out = torch.lerp(out, _take_frames(y, pos - whole.unsqueeze(1) - 1), w)
+    return out
+
+
+def _take_frames(y: Tensor, idx: Tensor) -> Tensor:
+    """``y[i, idx[i, f]]`` for every row, 0 where ``idx`` is outside ``[0, frames)``."""
+    f = y.shape[1]
+    inside = (idx >= 0) & (idx < f)
+    index = idx.clamp(0, max(f - 1, 0)).view(*idx.shape, *[1] * (y.ndim - 2))
+    taken = torch.gather(y, 1, index.expand(-1, -1, *y.shape[2:]))
+    return taken * inside.view(*inside.shape, *[1] * (y.ndim - 2)).to(taken.dtype)
+
+
+def _span_mass(x: Tensor, t0: Tensor, t1: Tensor, fade: int) -> Tensor:
+    """Integral over positions ``[t0, x)`` of the span's partner weight (float64), for ``x``
+    of any real value: 1 per position inside the span, ramps of ``fade`` positions inside each
+    edge (as :func:`~audiomix.functional.cutmix` fades)."""
+    width = (t1 - t0).clamp_min(0).unsqueeze(1).double()
+    m = (x - t0.unsqueeze(1).double()).clamp(min=0.0)
+    m = torch.minimum(m, width)
+    if fade == 0:
+        return m
+    whole = torch.floor(m)
+    c = float(fade + 1)
+
+    def ramp(k: Tensor) -> Tensor:  # sum of min(j, c) for j = 1..k, in positions
+        return torch.where(k <= c, k * (k + 1) / 2, c * (c + 1) / 2 + (k - c) * c)
+
+    def cumulative(k: Tensor) -> Tensor:  # G(k): the first k positions of the span
+        total = 2 * ramp(torch.floor(width / 2)) + torch.where(
+            width % 2 == 1, torch.clamp(torch.floor(width / 2) + 1, max=c), 0.0
+        )
+        return torch.where(k <= (width + 1) / 2, ramp(k), total - ramp(width - k)) / c
+
+    lower = cumulative(whole)
+    upper = cumulative(torch.minimum(whole + 1, width))
+    return lower + (m - whole) * (upper - lower)
+
+
+def span_cover(
+    span_start: Tensor,
+    span_end: Tensor,
+    num_frames: int,
+    hop: object = None,
+    *,
+    lengths: Tensor | None = None,
+    fade: int = 0,
+) -> Tensor:
+    """(batch, frames) share of each frame's valid positions that lies in the span.
+
+    Frame ``f`` covers positions ``[f·hop, (f+1)·hop)`` cut at the clip's valid length; a
+    frame partly covered by the span gets the covered share (fade ramps counted by their
+    weights), frames past the valid length 0.
+
+    Example:
+        >>> span_cover(torch.tensor([6]), torch.tensor([14]), 4, hop=4)
+        tensor([[0.0000, 0.5000, 1.0000, 0.5000]])
+    """
+    h = check_hop(hop) or Fraction(1)
+    dev = span_start.device
+    edges = torch.arange(num_frames + 1, device=dev, dtype=torch.float64) * float(h)
+    edges = edges.unsqueeze(0).expand(span_start.shape[0], -1)
+    if lengths is not None:
+        edges = torch.minimum(edges, lengths.to(dev).double().unsqueeze(1))
+    mass = _span_mass(edges, span_start, span_end, fade)
+    size = edges[:, 1:] - edges[:, :-1]
+    covered = mass[:, 1:] - mass[:, :-1]
+    share = torch.where(size > 0, covered / size.clamp_min(1e-12), 0.0)
+    return share.clamp(0.0, 1.0).float()
+
+
+def frame_weights(
+    tmap: TimeMap, num_frames: int, hop: object = None, *, lengths: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """(batch, frames) or (batch, 1) weights of the own clip and of the partner per frame."""
+    b = tmap.perm.shape[0]
+    if tmap.span_start is None:
+        return tmap.own_weight.view(b, 1), tmap.partner_weight.view(b, 1)
+    cover = span_cover(
+        tmap.span_start, tmap.span_end, num_frames, hop, lengths=lengths, fade=tmap.fade
+    )
+    share = cover * tmap.span_share.view(b, 1) * tmap.partner_weight.view(b, 1)
+    return tmap.own_weight.view(b, 1) * (1.0 - share), share
+
+
+def mask_frames(y: Tensor, lengths: Tensor | None, hop: object = None) -> Tensor:
+    """``y`` (batch, frames, ...) with the frames past each clip's valid length set to 0."""
+    if lengths is None:
+        return y
+    f = y.shape[1]
+    valid = torch.arange(f, device=y.device) < target_lengths(lengths.to(y.device), hop, f)[
+        :, None
+    ].to(y.device)
+    return y * valid.view(*valid.shape, *[1] * (y.ndim - 2)).to(y.dtype)
+
+
+def mix_frames(
+    y: Tensor,
+    tmap: TimeMap,
+    *,
+    hop: object = None,
+    lengths: Tensor | None = None,
+    union: bool = False,
+) -> Tensor:
+    """Mixes a time-aligned view as the audio was mixed: the same partners, shifts, weights.
+
+    ``out[i, f] = a[i, f]·own[i, f - own_shift] + b[i, f]·y[perm[i], f - partner_shift]``
+    with the shifts converted to frames of ``hop`` and the weights of
+    :func:`frame_weights` (``lam`` and ``1 - lam`` for a mixup; the covered share of each
+    frame for CutMix). With ``union=True`` the element-wise maximum of the clips that have a
+    non-zero weight in a frame instead. Frames past a clip's valid length count as 0.
+
+    Args:
+        y (Tensor): (batch, frames, ...) floating point, time on dim 1.
+        tmap (TimeMap): the mix, in positions of the audio.
+        hop (int, float, Fraction or None, optional): positions of the audio per frame of
+            ``y``. (Default: ``None``, the audio's resolution)
+        lengths (Tensor or None, optional): (batch,) valid lengths of the clips in positions
+            of the audio (before mixing).
+        union (bool, optional): element-wise max instead of the weighted sum.
+            (Default: ``False``)
+
+    Returns:
+        Tensor: (batch, frames, ...), a new tensor.
+
+    Example:
+        >>> y = torch.tensor([[[1.0], [0.0]], [[0.0], [1.0]]])
+        >>> mix_frames(y, mixup_time_map(torch.tensor([0.75, 0.5]), torch.tensor([1, 0]),
+        ...                              None, None)).squeeze(-1)
+        tensor([[0.7500, 0.2500],
+                [0.5000, 0.5000]])
+    """
+    hop = check_hop(hop)
+    tmap = tmap.to(y.device)
+    y = mask_frames(y, lengths, hop)
+    own = y
+    if bool(tmap.own_shift.any()):
+        own = shift_frames(y, tmap.own_shift, hop)
+    partner = y.index_select(0, tmap.perm)
+    if bool(tmap.partner_shift.any()):
+        partner = shift_frames(partner, tmap.partner_shift, hop)
+    a, b = frame_weights(tmap, y.shape[1], hop, lengths=lengths)
+    extra = [1] * (y.ndim - 2)
+    a, b = a.view(*a.shape, *extra).to(y.dtype), b.view(*b.shape, *extra).to(y.dtype)
+    if union:
+        return torch.maximum(own * (a > 0).to(y.dtype), partner * (b > 0).to(y.dtype))
+    return own * a + partner * b
+
+
+def prepare_frame_targets(
+    labels: Tensor,
+    *,
+    num_classes: int | None = None,
+    label_smoothing: float = 0.0,
+    multilabel: bool = False,
+    frames_last: bool = False,
+    dtype: torch.dtype = torch.float32,
+    validate: bool = True,
+) -> Tensor:
+    """Frame targets as float (batch, frames, classes), smoothed if asked.
+
+    Args:
+        labels (Tensor): (batch, frames, classes) 0/1 or soft values in [0, 1]; with
+            ``frames_last=True``, (batch, classes, frames).
+        num_classes (int or None, optional): checked against the classes if given.
+        label_smoothing (float, optional): in [0, 1); multi-label entries become
+            ``(1 - eps)·y + eps/2``, single-label frames ``(1 - eps)·y + eps/classes``.
+            (Default: ``0``)
+        multilabel (bool, optional): classes may overlap in a frame (sound event detection);
+            otherwise each frame sums to 1, or to 0 where nothing is labelled.
+            (Default: ``False``)
+        frames_last (bool, optional): ``labels`` are (batch, classes, frames).
+            (Default: ``False``)
+        dtype (torch.dtype, optional): for integer or bool labels. (Default: float32)
+        validate (bool, optional): check the values. (Default: ``True``)
+
+    Returns:
+        Tensor: (batch, frames, classes); ``labels`` itself when nothing needs changing.
+    """
+    num_classes = check_num_classes(num_classes)
+    eps = check_label_smoothing(label_smoothing)
+    if not isinstance(labels, Tensor) or labels.ndim != 3:
+        got = f"shape {tuple(labels.shape)}" if isinstance(labels, Tensor) else type(labels)
+        raise ValueError(f"frame targets must be (batch, frames, classes), but got {got}.")
+    y = labels.transpose(1, 2) if frames_last else labels
+    c = y.shape[2]
+    if num_classes is not None and c != num_classes:
+        layout = "(batch, classes, frames)" if frames_last else "(batch, frames, classes)"
+        raise ValueError(
+            f"frame targets {layout} of shape {tuple(labels.shape)} have {c} classes, but "
+            f"`num_classes` is {num_classes}."
+            + ("" if frames_last else " For (batch, classes, frames), pass `frames_last=True`.")
+        )
+    if not y.is_floating_point():
+        y = y.to(dtype)
+    if validate and y.numel():
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("frame targets contain NaN or Inf values.")
+        lo, hi = float(y.min()), float(y.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(f"frame targets must lie in [0, 1], but got values in [{lo}, {hi}].")
+        if not multilabel:
+            sums = y.double().sum(dim=2)
+            tol = 1e-2 if y.dtype in (torch.float16, torch.bfloat16) else 1e-4
+            bad = ((sums - 1.0).abs() > tol) & (sums.abs() > tol)
+            if bool(bad.any()):
+                raise ValueError(
+                    "single-label frame targets must have frames that sum to 1 (or 0 where "
+                    f"nothing is labelled), but a frame sums to {float(sums[bad][0]):.4g}; pass "
+                    "`multilabel=True` for overlapping events."
+                )
+    if eps:
+        off = eps / 2.0 if multilabel else eps / c
+        y = y * (1.0 - eps) + off
+    return y
+
+
+def mix_strong_flags(strong: Tensor, lam: Tensor, perm: Tensor) -> Tensor:
+    """Which mixed rows still have valid frame labels: every clip with a weight in the mix
+    has them (a weak clip's events have no times, so a mix that contains one has none either).
+
+    Args:
+        strong (Tensor): (batch,) bool, rows whose frame labels are valid.
+        lam (Tensor): (batch,) weight each row's own clip got (``last_params.lam``).
+        perm (Tensor): (batch,) partners.
+
+    Returns:
+        Tensor: (batch,) bool.
+
+    Example:
+        >>> mix_strong_flags(torch.tensor([True, False, True, True]),
+        ...                  torch.tensor([0.6, 0.6, 1.0, 0.0]), torch.tensor([2, 0, 0, 1]))
+        tensor([ True, False,  True, False])
+    """
+    strong = strong.to(torch.bool)
+    dev = strong.device
+    lam, perm = lam.to(dev), perm.to(device=dev, dtype=torch.int64)
+    own_ok = strong | (lam == 0)
+    partner_ok = strong.index_select(0, perm) | (lam == 1)
+    return own_ok & partner_ok
