@@ -7,7 +7,7 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
 from ._bc import bc_mix, bc_weight, sample_bc_params
 from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
-from ._losses import soft_target_cross_entropy
+from ._losses import mixed_ctc_loss, mixed_loss, soft_target_cross_entropy
 from ._loudness import normalize_rms, rms_db
 from ._mix import mix
 from ._params import BCMixParams, ChoiceParams, CutMixParams, SNRMixParams
@@ -51,6 +51,8 @@ __all__ = [
     "mix",
     "mix_lengths",
     "mix_targets",
+    "mixed_ctc_loss",
+    "mixed_loss",
     "normalize_rms",
     "pad_batch",
     "power_to_db",
