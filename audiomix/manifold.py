@@ -36,7 +36,7 @@ class HiddenMixup(Mixer):
 
     layout = Layout("activations", "(batch, ...)", 1, 64)
 
-    def apply(
+    def mix(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, MixParams]:
         lam = params.lam.to(x.dtype)

@@ -2,16 +2,20 @@
 
 Every batch mixer in audiomix is a :class:`Mixer`: it holds its settings and its random
 stream, draws parameters with :meth:`Mixer.sample_params`, applies them with
-:meth:`Mixer.apply`, and its ``forward`` does what all of them share (input checks, eval-mode
-pass-through, unmixed samples kept exactly, targets). A new method overrides
-:meth:`~Mixer.sample_params` if it draws something else than λ and partners, :meth:`~Mixer.apply`
-always, and :meth:`~Mixer.output_lengths` if its output is not valid over the longer clip.
+:meth:`Mixer.mix`, and its ``forward`` does what all of them share (input checks, eval-mode
+pass-through, unmixed samples kept exactly, targets). A new method overrides :meth:`~Mixer.mix`
+always, :meth:`~Mixer.draw` if it draws something else than λ, and
+:meth:`~Mixer.output_lengths` if its output is not valid over the longer clip. (The pure step
+is ``mix``, not ``apply``: ``nn.Module.apply(fn)`` must keep working on models that hold a
+mixer.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, TypedDict
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any, NamedTuple, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +33,14 @@ from .._validation import (
     check_same_device,
 )
 from ..functional._alignment import lengths_to_mask, mix_lengths
+from ..functional._frames import (
+    TimeMap,
+    check_frame_count,
+    check_hop,
+    mix_frames,
+    mixup_time_map,
+    prepare_frame_targets,
+)
 from ..functional._mix import raise_if_not_finite
 from ..functional._sampling import (
     PARTNER_RULES,
@@ -72,7 +84,7 @@ class MixerOptions(TypedDict, total=False):
         ...                  **options: "Unpack[MixerOptions]"):
         ...         super().__init__(alpha, num_classes, **options)
         ...         self.gain = gain
-        ...     def apply(self, x, params, lengths=None):
+        ...     def mix(self, x, params, lengths=None):
         ...         lam = params.lam.view(-1, *[1] * (x.ndim - 1))
         ...         return self.gain * (lam * x + (1 - lam) * x[params.perm]), params
         >>> ScaledMixup(0.4, 3, gain=0.5, p=0.5, generator=0).p
@@ -86,6 +98,8 @@ class MixerOptions(TypedDict, total=False):
     union: bool
     placement: str
     partner: str
+    target_hop: int | float | Fraction | None
+    frames_last: bool
     generator: torch.Generator | int | None
     per_rank: bool
     check_finite: bool
@@ -96,7 +110,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
     Every mixer takes the arguments below; its own page lists only what it adds. A subclass
-    implements :meth:`apply` (and, where it draws other parameters, :meth:`draw`;
+    implements :meth:`mix` (and, where it draws other parameters, :meth:`draw`;
     where its output is not valid over the longer clip of each pair, :meth:`output_lengths`).
     Mixers are training-time augmentations, like dropout: in eval mode (after ``.eval()``)
     ``forward`` returns the input itself, the targets unmixed (one-hot, smoothed or multi-hot
@@ -125,6 +139,14 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             (no class in common; disjoint label sets for multi-label targets) or
             ``"same_class"`` (a class in common). Samples the batch cannot pair under the rule
             stay unmixed and are reported in ``last_params.unmet``. (Default: ``"any"``)
+        target_hop (int, float, Fraction or None, optional): for frame targets
+            (batch, frames, classes): positions of ``x``'s last axis (samples or frames) per
+            target frame, e.g. 160 for 10 ms targets over a 16 kHz waveform, or 4 for a CRNN
+            that pools the log-mel frames by 4. Target frame ``f`` covers positions
+            ``[f·hop, (f+1)·hop)``; a count of frames that does not fit ``x`` is an error
+            naming the expected count. (Default: ``None``: targets at ``x``'s resolution)
+        frames_last (bool, optional): frame targets come as (batch, classes, frames) and go
+            back so. (Default: ``False``: (batch, frames, classes))
         generator (torch.Generator, int or None, optional): CPU generator or seed.
             (Default: ``None``: seeded from torch's global RNG at construction, without
             advancing it)
@@ -143,7 +165,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         eval mode, the RNG handling and the targets from the base:
 
         >>> class ReversedMixup(Mixer):
-        ...     def apply(self, x, params, lengths=None):
+        ...     def mix(self, x, params, lengths=None):
         ...         lam = params.lam.view(-1, *[1] * (x.ndim - 1))
         ...         return lam * x + (1 - lam) * x[params.perm].flip(-1), params
         >>> mixer = ReversedMixup(alpha=0.4, num_classes=3, generator=0)
@@ -158,9 +180,9 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     # False for methods that draw something else than λ ~ Beta(alpha, alpha) (SNRMix draws
     # SNRs): they take no `alpha`, and setting one is an error.
     draws_lambda = True
-    # True where apply() checks finiteness on its output blocks (functional.mix's fused check)
+    # True where mix() checks finiteness on its output blocks (functional.mix's fused check)
     # instead of a separate scan of the input.
-    checks_finite_in_apply = False
+    checks_finite_in_mix = False
 
     def __init__(
         self,
@@ -174,6 +196,8 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         union: bool = False,
         placement: str = "start",
         partner: str = "any",
+        target_hop: int | float | Fraction | None = None,
+        frames_last: bool = False,
         generator: torch.Generator | int | None = None,
         per_rank: bool = False,
         check_finite: bool = True,
@@ -197,6 +221,8 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         self.per_sample = bool(per_sample)
         self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.partner = check_choice(partner, "partner", PARTNER_RULES)
+        self.target_hop = check_hop(target_hop)
+        self.frames_last = bool(frames_last)
         self.check_finite = bool(check_finite)
         self.validate = bool(validate)
         self._stream = RandomStream(generator, per_rank=per_rank, owner=owner)
@@ -272,7 +298,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         )
         return dataclasses.replace(params, offsets=offsets)
 
-    def apply(
+    def mix(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, MixParams]:
         """Mixes ``x`` with ``params`` (on ``x``'s device); no randomness, no checks.
@@ -292,6 +318,103 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
         """(batch,) valid lengths of the output: the longer clip of each pair."""
         return mix_lengths(lengths, params.perm)
+
+    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+        """How the mix moved time, for frame targets and other time-aligned views: here the
+        shorter clip of each pair placed at its offset, weights ``lam`` and ``1 - lam`` (a
+        method that pastes spans, as CutMix, overrides this).
+
+        Args:
+            params (MixParams): as applied (``last_params``).
+            lengths (Tensor or None): (batch,) valid lengths of the input.
+            shape (torch.Size): the input's shape.
+
+        Returns:
+            TimeMap: in positions of the input's last axis.
+        """
+        return mixup_time_map(params.lam, params.perm, lengths, params.offsets)
+
+    def unmixed_targets(self, labels: Tensor) -> Tensor:
+        """Targets of unmixed samples, clip (batch, num_classes) or frame
+        (batch, frames, classes) as the settings say (one-hot, smoothed, multi-hot)."""
+        if labels.ndim == 3:
+            return prepare_frame_targets(
+                labels,
+                num_classes=self.num_classes,
+                label_smoothing=self.label_smoothing,
+                multilabel=self.multilabel,
+                validate=self.validate,
+            )
+        return self.settings.unmixed_targets(labels, validate=self.validate)
+
+    def _frame_labels(
+        self, labels: Tensor, num_positions: int, hop: Fraction | None, *, name: str = "labels"
+    ) -> Tensor:
+        """Frame labels as (batch, frames, classes) (a view), their frame count checked."""
+        if labels.ndim != 3:
+            raise ValueError(
+                f"`{name}` must be frame labels (batch, frames, classes), but got shape "
+                f"{tuple(labels.shape)}."
+            )
+        labels = labels.transpose(1, 2) if self.frames_last else labels
+        unit = "frames" if self.layout.spectral else ""
+        check_frame_count(labels.shape[1], num_positions, hop, name=name, unit=unit)
+        return labels
+
+    def _layout_back(self, targets: Tensor) -> Tensor:
+        return targets.transpose(1, 2) if self.frames_last else targets
+
+    def _mixed_frame_targets(
+        self,
+        labels: Tensor,
+        applied: MixParams,
+        tmap: TimeMap,
+        lengths: Tensor | None,
+        hop: Fraction | None,
+    ) -> Tensor:
+        targets = self.unmixed_targets(labels)
+        return mix_frames(targets, tmap, hop=hop, lengths=lengths, union=self.union)
+
+    def mix_views(
+        self,
+        batch: Mapping[str, Any],
+        views: Mapping[str, Any],
+        *,
+        params: MixParams | None = None,
+        target_hop: int | float | Fraction | None = None,
+    ) -> dict[str, Any]:
+        """Mixes several aligned views of one batch with one draw.
+
+        The audio view is mixed by this mixer; every other view listed follows the same λ,
+        partners, offsets and spans at its own resolution (see :class:`~audiomix.View`):
+        frame targets, clip targets, embeddings or features, masks, strong-label flags,
+        lengths. Keys not listed come back as they are (each row's own). In eval mode the
+        audio comes back as it is and targets unmixed.
+
+        Args:
+            batch (mapping): the batch, e.g. a collated Hugging Face batch.
+            views (mapping): ``{key: View or kind}``, e.g. ``{"logmel": "audio",
+                "lengths": "lengths", "strong": View("frame_targets", hop=4)}``.
+            params (MixParams or None, optional): a draw to replay instead of a fresh one.
+            target_hop (int, float, Fraction or None, optional): the hop of frame-target views
+                that name none, instead of the constructor's.
+
+        Returns:
+            dict: the batch with the listed views mixed.
+
+        Example:
+            >>> mixer = SpectrogramMixup(alpha=0.5, num_classes=3, multilabel=True,
+            ...                          target_hop=4, generator=0)
+            >>> batch = {"logmel": torch.randn(4, 40, 100), "emb": torch.randn(4, 25, 8),
+            ...          "strong": torch.randint(2, (4, 25, 3)), "is_strong": torch.ones(4) > 0}
+            >>> out = mixer.mix_views(batch, {"logmel": "audio", "emb": View("frames", hop=4),
+            ...                               "strong": "frame_targets", "is_strong": "strong"})
+            >>> out["strong"].shape, out["emb"].shape, out["is_strong"].tolist()
+            (torch.Size([4, 25, 3]), torch.Size([4, 25, 8]), [True, True, True, True])
+        """
+        from .._views import mix_views
+
+        return mix_views(self, batch, views, params=params, target_hop=target_hop)
 
     # The shell --------------------------------------------------------------------------------
     def _check_inputs(self, x: Tensor, labels: Tensor | None, lengths: Tensor | None) -> None:
@@ -326,7 +449,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     def _scan_input(self) -> bool:
         # Padding is never read, so only the valid region must be finite. In eval mode nothing
         # is mixed, so nothing can spread: no scan.
-        return self.check_finite and self.training and not self.checks_finite_in_apply
+        return self.check_finite and self.training and not self.checks_finite_in_mix
 
     def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
         if not isinstance(params, self.params_type):
@@ -361,16 +484,22 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         lengths: Tensor | None = None,
         *,
         params: MixParams | None = None,
+        target_hop: int | float | Fraction | None = None,
     ):
         """
         Args:
             x (Tensor): the batch, in the layout named in the class docstring.
-            labels (Tensor or None, optional): class indices (batch,) or targets
-                (batch, num_classes).
+            labels (Tensor or None, optional): class indices (batch,), targets
+                (batch, num_classes) or frame targets (batch, frames, classes) (with
+                ``frames_last``, (batch, classes, frames)), which move with the audio: the
+                same offsets, spans and weights, frames past a clip's valid length 0.
             lengths (Tensor or None, optional): (batch,) valid lengths along the last dim.
             params (MixParams or None, optional): parameters from :meth:`sample_params` (or a
                 previous ``last_params``) instead of a fresh draw. Without ``offsets``, clips
                 of different lengths are aligned at the start.
+            target_hop (int, float, Fraction or None, optional): the frame targets' hop for
+                this call instead of the constructor's (:class:`~audiomix.Chain` passes the
+                hop it converted through its front end).
 
         Returns:
             ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given;
@@ -383,10 +512,15 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         labels = None if labels is None else as_tensor(labels, "labels")
         lengths = None if lengths is None else as_tensor(lengths, "lengths")
         self._check_inputs(x, labels, lengths)
+        frames = labels is not None and labels.ndim == 3
+        hop = self.target_hop if target_hop is None else check_hop(target_hop)
+        if frames:
+            labels = self._frame_labels(labels, x.shape[-1], hop)
         if not self.training:
             targets = None
             if labels is not None:
-                targets = self.settings.unmixed_targets(labels, validate=self.validate)
+                targets = self.unmixed_targets(labels)
+                targets = self._layout_back(targets) if frames else targets
             return (x, targets) if lengths is None else (x, targets, lengths)
         b = x.shape[0]
         if params is None:
@@ -396,7 +530,11 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         out, applied = self._mix_rows(x, params, lengths)
         self.last_params = applied
         targets = None
-        if labels is not None:
+        if frames:
+            tmap = self.time_map(applied, lengths, x.shape)
+            targets = self._mixed_frame_targets(labels, applied, tmap, lengths, hop)
+            targets = self._layout_back(targets)
+        elif labels is not None:
             targets = self.settings.mixed_targets(
                 labels, applied.lam, applied.perm, validate=self.validate
             )
@@ -415,10 +553,10 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         dev = params.to(x.device)
         if bool(unmixed.all()):
             out, applied = x, dev  # nothing to mix: the input itself, uncopied
-            if self.check_finite and self.checks_finite_in_apply:
+            if self.check_finite and self.checks_finite_in_mix:
                 raise_if_not_finite(x, lengths, self.layout.name)
         else:
-            out, applied = self.apply(x, dev, lengths)
+            out, applied = self.mix(x, dev, lengths)
             if bool(unmixed.any()):
                 # Unmixed rows are the input exactly, even where the mix path is not an identity
                 # (padding cleared, dB round trip).

@@ -113,7 +113,7 @@ class BCMix(Mixer):
             validate=False,
         )
 
-    def apply(
+    def mix(
         self, x: Tensor, params: BCMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, BCMixParams]:
         gains = self.gain_db(x, lengths)

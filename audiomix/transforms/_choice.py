@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import torch
 from torch import Tensor, nn
 
 from .._settings import ForwardsSchedule
+from ..functional._frames import TimeMap
 from ..functional._params import ChoiceParams, extend_params
 from ..functional._sampling import MixParams
 from ._base import ANY_AUDIO, Mixer
@@ -17,7 +19,14 @@ __all__ = ["RandomChoiceMix"]
 
 # The target format every member must share, so that one batch's targets do not depend on
 # which member ran.
-_TARGET_FORMAT = ("num_classes", "label_smoothing", "multilabel", "union")
+_TARGET_FORMAT = (
+    "num_classes",
+    "label_smoothing",
+    "multilabel",
+    "union",
+    "target_hop",
+    "frames_last",
+)
 
 
 class RandomChoiceMix(ForwardsSchedule, Mixer):
@@ -28,7 +37,7 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
     own generator and lets it mix the batch; the members keep their own configuration and
     streams. It follows the :class:`~audiomix.transforms.Mixer` protocol: ``sample_params``
     draws the member and its parameters (a :class:`~audiomix.functional.ChoiceParams`),
-    ``apply`` replays them, ``last_params`` holds them (``lam`` and ``perm`` are the target
+    ``mix`` replays them, ``last_params`` holds them (``lam`` and ``perm`` are the target
     weights and partners whatever the member; ``last_params.member`` has the member's own
     fields). ``last_name`` and ``last_index`` say which member ran.
 
@@ -88,6 +97,8 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
             label_smoothing=first.label_smoothing,
             multilabel=first.multilabel,
             union=first.union,
+            target_hop=first.target_hop,
+            frames_last=first.frames_last,
             generator=generator,
             per_rank=per_rank,
         )
@@ -133,16 +144,22 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         member = self.transforms[index].sample_params(batch_size, lengths, labels, perm=perm)
         return _wrap(index, member)
 
-    def apply(
+    def mix(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, ChoiceParams]:
         choice = self._checked(params)
-        out, applied = self.transforms[choice.index].apply(x, choice.member, lengths)
+        out, applied = self.transforms[choice.index].mix(x, choice.member, lengths)
         return out, _wrap(choice.index, applied)
 
     def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
         choice = self._checked(params)
         return self.transforms[choice.index].output_lengths(lengths, choice.member)
+
+    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+        choice = self._checked(params)
+        # The member's own fields (spans), with the weights as this call applied them.
+        member = dataclasses.replace(choice.member, lam=params.lam)
+        return self.transforms[choice.index].time_map(member, lengths, shape)
 
     def forward(
         self,
@@ -151,6 +168,7 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         lengths: Tensor | None = None,
         *,
         params: ChoiceParams | None = None,
+        target_hop: int | float | Fraction | None = None,
     ):
         """Lets one member mix: ``(x, targets)`` or ``(x, targets, lengths)``.
 
@@ -159,13 +177,13 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         with unmixed targets.
         """
         if not self.training:
-            return self.transforms[0](x, labels, lengths)
+            return self.transforms[0](x, labels, lengths, target_hop=target_hop)
         if params is None:
             cpu_lengths = lengths.cpu() if isinstance(lengths, Tensor) else lengths
             params = self.sample_params(len(x), cpu_lengths, labels)
         choice = self._checked(params)
         member = self.transforms[choice.index]
-        result = member(x, labels, lengths, params=choice.member)
+        result = member(x, labels, lengths, params=choice.member, target_hop=target_hop)
         self.last_params = _wrap(choice.index, member.last_params)
         return result
 

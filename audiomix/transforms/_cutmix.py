@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .._validation import check_choice, check_fade
 from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
+from ..functional._frames import TimeMap, span_time_map
 from ..functional._params import CutMixParams
 from ..functional._sampling import MixParams, PairingOptions
 from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
@@ -31,7 +32,7 @@ class _CutMix(Mixer):
         """λ, partners, offsets and box centres (see :meth:`Mixer.draw`)."""
         return sample_cutmix_params(batch_size, alpha=self.alpha, **pairing)
 
-    def apply(
+    def mix(
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, CutMixParams]:
         drawn = params.lam if params.lam_drawn is None else params.lam_drawn
@@ -62,6 +63,25 @@ class _CutMix(Mixer):
 
     def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
         return lengths  # the partner is pasted inside the sample's own valid region
+
+    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+        """The pasted span of each row, the partner aligned by the placement offset; a band
+        or box of bins fills that share of each frame (see :meth:`Mixer.time_map`)."""
+        if not isinstance(params, CutMixParams) or params.time_start is None:
+            raise ValueError("CutMix frame targets need the applied params (`last_params`).")
+        share = None
+        if params.freq_start is not None:
+            share = (params.freq_end - params.freq_start).float() / shape[-2]
+        return span_time_map(
+            params.lam,
+            params.perm,
+            params.time_start,
+            params.time_end,
+            lengths=lengths,
+            offsets=params.offsets,
+            span_share=share,
+            fade=self.fade,
+        )
 
 
 class SpectrogramCutMix(_CutMix):

@@ -58,9 +58,9 @@ class WaveformMixup(Mixer):
     """
 
     layout = WAVEFORM
-    checks_finite_in_apply = True
+    checks_finite_in_mix = True
 
-    def apply(
+    def mix(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, MixParams]:
         out = mix(
@@ -128,13 +128,13 @@ class SpectrogramMixup(Mixer):
             raise ValueError(f"`amin` must be > 0, but got {amin}.")
         self.amin = amin
 
-    def apply(
+    def mix(
         self, x: Tensor, params: MixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, MixParams]:
         return self._mix_scaled(x, params, lengths), params
 
     @property
-    def checks_finite_in_apply(self) -> bool:  # type: ignore[override]
+    def checks_finite_in_mix(self) -> bool:  # type: ignore[override]
         # A linear mix keeps NaN and ±Inf in the sample's own output (−Inf dB meets a finite
         # value as NaN): the mix's fused check sees them. Through the power domain −Inf dB
         # becomes 0 power and would pass, so that path keeps the separate scan.

@@ -80,7 +80,7 @@ class SNRMix(Mixer):
         """SNRs, partners and offsets (see :meth:`Mixer.draw`)."""
         return sample_snr_params(batch_size, snr_db=self.snr_db, **pairing)
 
-    def apply(
+    def mix(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, SNRMixParams]:
         out, kept, gain = snr_mix(

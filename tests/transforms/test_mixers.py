@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import audiomix
 from audiomix import (
     BCMix,
+    RandomChoiceMix,
     SNRMix,
     SpectrogramCutMix,
     WaveformCutMix,
@@ -451,3 +452,16 @@ def test_snrmix_module_caps_the_gain_of_a_near_silent_partner_in_half():
     assert float(targets[0, 0]) > 0.99
     with pytest.raises(ValueError, match="max_gain_db"):
         SNRMix(num_classes=2, max_gain_db=float("nan"))
+
+
+def test_module_apply_still_initialises_models_that_hold_a_mixer():
+    # The pure step is Mixer.mix: nn.Module.apply(fn), which Hugging Face's post_init and most
+    # weight initialisers call on every submodule, must reach a mixer as on any module.
+    seen = []
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), WaveformMixup(num_classes=C), _switch_like())
+    model.apply(lambda m: seen.append(type(m).__name__))
+    assert {"Linear", "WaveformMixup", "RandomChoiceMix", "SNRMix"} <= set(seen)
+
+
+def _switch_like():
+    return RandomChoiceMix([SNRMix(num_classes=C, generator=0)], generator=0)
