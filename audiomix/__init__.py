@@ -6,6 +6,7 @@ the pure functions they call.
 """
 
 from . import data, functional
+from ._views import View
 from .chain import Chain, TrainingOnly, WithLengths
 from .functional import MixParams
 from .losses import SoftTargetCrossEntropy
@@ -35,6 +36,7 @@ __all__ = [
     "SpectrogramCutMix",
     "SpectrogramMixup",
     "TrainingOnly",
+    "View",
     "WaveformCutMix",
     "WaveformMixup",
     "WithLengths",

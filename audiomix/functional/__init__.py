@@ -7,6 +7,17 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
 from ._bc import bc_mix, bc_weight, sample_bc_params
 from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
+from ._frames import (
+    TimeMap,
+    mix_frames,
+    mix_strong_flags,
+    mixup_time_map,
+    prepare_frame_targets,
+    shift_frames,
+    span_cover,
+    span_time_map,
+    target_lengths,
+)
 from ._losses import mixed_ctc_loss, mixed_loss, soft_target_cross_entropy
 from ._loudness import normalize_rms, rms_db
 from ._mix import mix
@@ -38,6 +49,7 @@ __all__ = [
     "PLACEMENTS",
     "PairingOptions",
     "SNRMixParams",
+    "TimeMap",
     "a_weighted_gain",
     "a_weighting",
     "a_weighting_bins",
@@ -49,13 +61,17 @@ __all__ = [
     "frame_lengths",
     "lengths_to_mask",
     "mix",
+    "mix_frames",
     "mix_lengths",
+    "mix_strong_flags",
     "mix_targets",
     "mixed_ctc_loss",
     "mixed_loss",
+    "mixup_time_map",
     "normalize_rms",
     "pad_batch",
     "power_to_db",
+    "prepare_frame_targets",
     "prepare_targets",
     "rms_db",
     "sample_bc_params",
@@ -67,6 +83,10 @@ __all__ = [
     "sample_permutation",
     "sample_snr_params",
     "shared_classes",
+    "shift_frames",
     "snr_mix",
     "soft_target_cross_entropy",
+    "span_cover",
+    "span_time_map",
+    "target_lengths",
 ]

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_label_smoothing, check_lam, check_num_classes, check_perm
+from ._frames import prepare_frame_targets
 from ._kernels import broadcast_weights
 
 
@@ -29,7 +30,8 @@ def prepare_targets(
 
     Accepts class indices (batch,) of an integer dtype (``num_classes`` required), one-hot or
     soft targets (batch, num_classes) whose rows sum to 1, or, with ``multilabel=True``,
-    multi-hot 0/1 (or soft in [0, 1]) targets (batch, num_classes).
+    multi-hot 0/1 (or soft in [0, 1]) targets (batch, num_classes). Frame targets
+    (batch, frames, classes) go through :func:`prepare_frame_targets`.
 
     Label smoothing: single-label rows become ``(1 - eps) * y + eps / num_classes``;
     multi-label entries become ``(1 - eps) * y + eps / 2``.
@@ -68,10 +70,19 @@ def prepare_targets(
                 )
         targets = torch.nn.functional.one_hot(labels.long(), num_classes).to(dtype)
         return _smooth(targets, eps, num_classes, multilabel=False)
+    if labels.ndim == 3:
+        return prepare_frame_targets(
+            labels,
+            num_classes=num_classes,
+            label_smoothing=eps,
+            multilabel=multilabel,
+            dtype=dtype,
+            validate=validate,
+        )
     if labels.ndim != 2:
         raise ValueError(
-            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
-            f"shape {tuple(labels.shape)}."
+            "`labels` must be class indices (batch,), targets (batch, num_classes) or frame "
+            f"targets (batch, frames, classes), but got shape {tuple(labels.shape)}."
         )
     c = labels.shape[1]
     if num_classes is not None and c != num_classes:
@@ -118,7 +129,9 @@ def mix_targets(
     present in either clip is present in the mix.
 
     Args:
-        labels (Tensor): class indices (batch,), or targets (batch, num_classes).
+        labels (Tensor): class indices (batch,), targets (batch, num_classes) or frame
+            targets (batch, frames, classes), mixed frame by frame as they are (for frames
+            moved by a placement or a cut, see :func:`mix_frames`).
         lam (Tensor or float): scalar or (batch,) weights in [0, 1].
         perm (Tensor): (batch,) partner indices.
         num_classes (int or None, optional): required for class indices.
@@ -157,5 +170,5 @@ def mix_targets(
     if union:
         return torch.maximum(targets, partner)
     lam_t = lam.to(device=targets.device, dtype=targets.dtype) if isinstance(lam, Tensor) else lam
-    w = broadcast_weights(lam_t, b, 2, targets)
+    w = broadcast_weights(lam_t, b, targets.ndim, targets)
     return torch.lerp(partner, targets, w)

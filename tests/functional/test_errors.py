@@ -330,18 +330,18 @@ def test_mix_validate_false_skips_value_checks():
             "class indices of shape (2,).",
         ),
         (
-            torch.zeros(2, 3, 4),
+            torch.zeros(2, 3, 4, 1),
             dict(),
             ValueError,
-            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
-            "shape (2, 3, 4).",
+            "`labels` must be class indices (batch,), targets (batch, num_classes) or frame "
+            "targets (batch, frames, classes), but got shape (2, 3, 4, 1).",
         ),
         (
             torch.tensor(1),
             dict(num_classes=3),
             ValueError,
-            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
-            "shape ().",
+            "`labels` must be class indices (batch,), targets (batch, num_classes) or frame "
+            "targets (batch, frames, classes), but got shape ().",
         ),
         (
             torch.eye(3),

@@ -287,11 +287,17 @@ def test_bad_lengths(cls, lengths, exc, pattern):
             "torch.float32.",
         ),
         (
+            torch.zeros(4, 3, 1, 1),
+            {},
+            ValueError,
+            "`labels` must be class indices (batch,), targets (batch, num_classes) or frame "
+            "targets (batch, frames, classes), but got shape (4, 3, 1, 1).",
+        ),
+        (
             torch.zeros(4, 3, 1),
             {},
             ValueError,
-            "`labels` must be class indices (batch,) or targets (batch, num_classes), but got "
-            "shape (4, 3, 1).",
+            "`labels` have 3 frames, but the audio has",
         ),
         (
             torch.full((4, 3), 0.5),
