@@ -185,14 +185,8 @@ class LogMelSpectrogram(nn.Module):
         else:
             self._check_input(waveform, check_finite=self.check_finite and not capturing)
         dtype = waveform.dtype
-        work = self.mel.mel_scale.fb.dtype
         if dtype in (torch.float16, torch.bfloat16):
-            waveform = waveform.to(work)
-        elif dtype != work:
-            raise TypeError(
-                f"`waveform` is {dtype} but the transform computes in {work}; convert one of "
-                f"them, e.g. `logmel.to({dtype})`."
-            )
+            waveform = waveform.to(self.mel.mel_scale.fb.dtype)
         power = self._mel_power_graph(waveform) if capturing else self._mel_power(waveform)
         return power_to_db(power, amin=self.amin, ref=self.ref, top_db=self.top_db).to(dtype)
 
@@ -200,6 +194,12 @@ class LogMelSpectrogram(nn.Module):
         check_audio(
             waveform, "waveform", min_ndim=1, layout="(..., time)", check_finite=check_finite
         )
+        dtype, work = waveform.dtype, self.mel.mel_scale.fb.dtype
+        if dtype not in (torch.float16, torch.bfloat16) and dtype != work:
+            raise TypeError(
+                f"`waveform` is {dtype} but the transform computes in {work}; convert one of "
+                f"them, e.g. `logmel.to({dtype})`."
+            )
         self._check_length(waveform.shape[-1])
 
     def _check_length(self, num_samples: int) -> None:
