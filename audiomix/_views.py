@@ -10,7 +10,6 @@ valid frame labels.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -191,7 +190,9 @@ def mix_views(
             elif view.kind == "clip_targets":
                 out[key] = mixer.unmixed_targets(tensors[key])
             elif view.kind == "lengths" and view.hop not in (None, 1) and lengths is not None:
-                out[key] = target_lengths(lengths, view.hop)
+                out[key] = target_lengths(
+                    lengths, view.hop, frames_at(batch, spec, view.hop, hop_default)
+                )
         return out
     if params is None:
         rule_labels = next(
@@ -212,7 +213,8 @@ def mix_views(
             if view.hop in (None, 1):
                 out[key] = out_lengths
             elif out_lengths is not None:
-                out[key] = target_lengths(out_lengths, view.hop)
+                frames = frames_at(batch, spec, view.hop, hop_default)
+                out[key] = target_lengths(out_lengths, view.hop, frames)
         elif view.kind == "frame_targets":
             hop = view.hop if view.hop is not None else hop_default
             targets = mixer._mixed_frame_targets(tensors[key], applied, tmap, lengths, hop)
@@ -236,10 +238,15 @@ def mix_views(
     return out
 
 
-def replace_hops(views: dict[str, View], factor: Fraction) -> dict[str, View]:
-    """The views with every hop divided by ``factor`` (a step that makes ``factor`` positions
-    into one, e.g. a spectrogram of that hop)."""
-    return {
-        k: dataclasses.replace(v, hop=None if v.hop is None else v.hop / factor)
-        for k, v in views.items()
-    }
+def frames_at(
+    batch: Mapping[str, Any], views: dict[str, View], hop: Fraction, default: Fraction | None
+) -> int | None:
+    """The frame count of the first time-aligned view at ``hop`` (to clamp lengths derived
+    at that hop), ``None`` if there is none."""
+    for key, view in views.items():
+        own = view.hop if view.hop is not None else default
+        if view.kind not in TIMED_KINDS or own != hop or not isinstance(batch.get(key), Tensor):
+            continue
+        value = batch[key]
+        return int(value.shape[-1] if view.time_dim == -1 else value.shape[1])
+    return None

@@ -11,8 +11,10 @@ get all three, and the valid lengths are converted whenever a transform changes 
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -22,7 +24,9 @@ from torch import Tensor, nn
 from ._arrays import as_tensor
 from ._settings import ForwardsSchedule
 from ._validation import check_lengths
+from ._views import View, as_views, frames_at, split_views
 from .functional import frame_lengths
+from .functional._frames import check_hop, target_lengths
 from .transforms import Mixer
 
 __all__ = ["Chain", "TrainingOnly", "WithLengths"]
@@ -46,6 +50,10 @@ class WithLengths(nn.Module):
         module (nn.Module): the transform; called on ``x`` only.
         lengths_fn (callable): maps (batch,) valid lengths before the transform to lengths
             after it.
+        hop_length (int, float or None, optional): positions before the transform per
+            position after it (2 for a pooling by 2), so that a chain's ``target_hop``
+            follows. (Default: ``None``: unknown; frame targets cannot pass a step that
+            changes the time axis)
 
     Example:
         >>> pool = WithLengths(nn.AvgPool1d(2), lambda n: torch.div(n, 2, rounding_mode="floor"))
@@ -54,12 +62,19 @@ class WithLengths(nn.Module):
         [4, 2]
     """
 
-    def __init__(self, module: nn.Module, lengths_fn: Callable[[Tensor], Tensor]) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        lengths_fn: Callable[[Tensor], Tensor],
+        *,
+        hop_length: int | float | None = None,
+    ) -> None:
         super().__init__()
         if not callable(lengths_fn):
             raise TypeError(f"`lengths_fn` must be callable, but got {type(lengths_fn).__name__}.")
         self.module = module
         self.lengths_fn = lengths_fn
+        self.hop_length = check_hop(hop_length, "hop_length")
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         return self.lengths_fn(lengths)
@@ -143,6 +158,35 @@ def _stft_frames(lengths: Tensor, spec: nn.Module) -> Tensor:
     )
 
 
+def _hop_factor(module: nn.Module) -> Fraction | None:
+    """Positions before ``module`` per position after it (a spectrogram's hop), if known."""
+    if isinstance(module, WithLengths):
+        return module.hop_length
+    spec = None
+    if isinstance(module, _T.Spectrogram):
+        spec = module
+    elif isinstance(module, _T.MelSpectrogram):
+        spec = module.spectrogram
+    elif isinstance(module, _T.MFCC):
+        spec = module.MelSpectrogram.spectrogram
+    elif hasattr(module, "frame_lengths") and hasattr(module, "hop_length"):
+        spec = module  # audiomix.LogMelSpectrogram
+    if spec is not None:
+        return Fraction(int(spec.hop_length))
+    if isinstance(module, _T.Resample):
+        return Fraction(int(module.orig_freq), int(module.new_freq))
+    return None
+
+
+def _converted(view: View, factor: Fraction) -> View:
+    """``view`` with its hop in positions after steps that made ``factor`` positions into
+    one; a view without a hop (the input's resolution) gets ``1 / factor``, except frame
+    targets, whose hop is then the chain's or the mixer's."""
+    if view.kind in ("frames", "mask") or (view.kind == "frame_targets" and view.hop is not None):
+        return dataclasses.replace(view, hop=(view.hop or Fraction(1)) / factor)
+    return view
+
+
 def _known_lengths_rule(module: nn.Module) -> Callable[[Tensor], Tensor] | None:
     if hasattr(module, "output_lengths"):
         return module.output_lengths
@@ -224,21 +268,41 @@ class Chain(ForwardsSchedule, nn.Sequential):
 
     mixes_labels = True
 
+    def __init__(self, *args: Any, target_hop: int | float | Fraction | None = None) -> None:
+        super().__init__(*args)
+        #: Samples of the chain's input per frame of frame targets (see the class docstring).
+        self.target_hop = check_hop(target_hop)
+        if self.target_hop is not None:
+            for i, m in enumerate(self):
+                if getattr(m, "target_hop", None) is not None:
+                    raise ValueError(
+                        f"the Chain has `target_hop`={self.target_hop} and Chain[{i}] "
+                        f"({type(m).__name__}) has its own ({m.target_hop}); state the hop once, "
+                        "on the Chain (in samples of its input)."
+                    )
+
     def _scheduled_members(self) -> list[nn.Module]:
         # Setting chain.p or chain.alpha reaches every mixer in it (nested chains included), so
         # that a schedule written for one mixer works on the chain.
         return [m for m in self if isinstance(m, (Mixer, ForwardsSchedule))]
 
     def forward(  # type: ignore[override]
-        self, x: Tensor, labels: Tensor | None = None, lengths: Tensor | None = None
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        lengths: Tensor | None = None,
+        *,
+        target_hop: int | float | Fraction | None = None,
     ) -> tuple[Any, ...]:
         """
         Args:
             x (Tensor or NumPy array): (batch, ..., time) input of the first module.
-            labels (Tensor or None, optional): class indices (batch,) or targets
-                (batch, num_classes).
+            labels (Tensor or None, optional): class indices (batch,), targets
+                (batch, num_classes) or frame targets (batch, frames, classes).
             lengths (Tensor, NumPy array or None, optional): (batch,) valid lengths of
                 ``x``'s last axis.
+            target_hop (int, float, Fraction or None, optional): this call's hop of the frame
+                targets, in positions of ``x``, instead of the chain's.
 
         Returns:
             ``(x, targets)``, or ``(x, targets, lengths)`` when ``lengths`` is given.
@@ -249,6 +313,9 @@ class Chain(ForwardsSchedule, nn.Sequential):
             if not isinstance(x, Tensor):
                 raise TypeError(f"`x` must be a torch.Tensor, but got {type(x).__name__}.")
             check_lengths(lengths, x.shape[0], x.shape[-1])
+        hop = self.target_hop if target_hop is None else check_hop(target_hop)
+        if hop is not None and not (isinstance(labels, Tensor) and labels.ndim == 3):
+            hop = None  # no frame targets to follow
         for i, module in enumerate(self):
             if _training_only(module):
                 if not module.training:
@@ -256,17 +323,131 @@ class Chain(ForwardsSchedule, nn.Sequential):
                 if isinstance(module, TrainingOnly):
                     module = module.module
             if getattr(module, "mixes_labels", False):
+                kw = {} if hop is None else {"target_hop": hop}
                 if lengths is None:
-                    x, labels = module(x, labels)
+                    x, labels = module(x, labels, **kw)
                 else:
-                    x, labels, lengths = module(x, labels, lengths)
+                    x, labels, lengths = module(x, labels, lengths, **kw)
             elif _carries_lengths(module):
+                before = x.shape[-1]
                 x, lengths = self._carry(i, module, x, lengths)
+                hop = self._follow(i, module, hop, before, x)
             else:
+                before = x.shape[-1] if isinstance(x, Tensor) and x.ndim else None
                 x, lengths = self._plain(i, module, x, lengths)
+                hop = self._follow(i, module, hop, before, x)
         if lengths is None:
             return x, labels
         return x, labels, lengths
+
+    @staticmethod
+    def _follow(
+        i: int, module: nn.Module, hop: Fraction | None, before: int | None, x: Tensor
+    ) -> Fraction | None:
+        """The hop of frame targets after step ``i``, in positions of its output."""
+        if hop is None:
+            return None
+        factor = _hop_factor(module)
+        if factor is not None:
+            return hop / factor
+        if before == x.shape[-1]:
+            return hop
+        raise ValueError(
+            f"Chain[{i}] ({type(module).__name__}) changed the time axis from {before} to "
+            f"{x.shape[-1]}, and Chain does not know how frame targets follow; wrap it as "
+            "`WithLengths(module, lengths_fn, hop_length=...)`."
+        )
+
+    def mix_views(
+        self,
+        batch: Mapping[str, Any],
+        views: Mapping[str, View | str],
+        *,
+        target_hop: int | float | Fraction | None = None,
+    ) -> dict[str, Any]:
+        """Runs the chain on the audio view of ``batch``; its mixers mix every view with one
+        draw each (:meth:`~audiomix.transforms.Mixer.mix_views`).
+
+        The hops of the views (and the chain's ``target_hop``) are in positions of the
+        chain's input; they are converted through the steps as the lengths are. A view
+        without a hop is at the input's resolution, except frame targets, which then take the
+        chain's ``target_hop`` (or the mixer's own).
+
+        Args:
+            batch (mapping): the batch, e.g. ``{"input_values": waveforms, "lengths": ...,
+                "labels": frame_labels}``.
+            views (mapping): ``{key: View or kind}``, see :class:`~audiomix.View`.
+            target_hop (int, float, Fraction or None, optional): instead of the chain's.
+
+        Returns:
+            dict: the batch with the audio view through the chain and the views mixed.
+
+        Example:
+            >>> chain = Chain(LogMelSpectrogram(n_mels=40),
+            ...               SpectrogramMixup(alpha=0.5, num_classes=2, multilabel=True,
+            ...                                generator=0),
+            ...               target_hop=320)
+            >>> out = chain.mix_views(
+            ...     {"audio": torch.randn(4, 16000), "n": torch.tensor([16000, 9000, 16000, 4000]),
+            ...      "events": torch.randint(2, (4, 50, 2)), "frames_valid": None},
+            ...     {"audio": "audio", "n": "lengths", "events": "frame_targets",
+            ...      "frames_valid": View("lengths", hop=320)})
+            >>> out["audio"].shape, out["events"].shape, out["n"].tolist()
+            (torch.Size([4, 40, 81]), torch.Size([4, 50, 2]), [81, 46, 81, 81])
+            >>> out["frames_valid"].tolist()  # ceil(n / 1.6 frames), at most 50
+            [50, 29, 50, 50]
+        """
+        spec = as_views(views)
+        audio_key, lengths_key = split_views(spec)
+        hop = self.target_hop if target_hop is None else check_hop(target_hop)
+        derived = {k: v for k, v in spec.items() if v.kind == "lengths" and k != lengths_key}
+        passing = {k: v for k, v in spec.items() if k not in derived}
+        current = dict(batch)
+        x = as_tensor(current[audio_key], audio_key)
+        lengths = None if lengths_key is None else as_tensor(current[lengths_key], lengths_key)
+        factor = Fraction(1)
+        for i, module in enumerate(self):
+            if _training_only(module):
+                if not module.training:
+                    continue
+                if isinstance(module, TrainingOnly):
+                    module = module.module
+            if getattr(module, "mixes_labels", False):
+                if not hasattr(module, "mix_views"):
+                    raise TypeError(
+                        f"Chain[{i}] ({type(module).__name__}) mixes labels but has no "
+                        "`mix_views`; only audiomix mixers and chains mix several views."
+                    )
+                current[audio_key] = x
+                if lengths_key is not None:
+                    current[lengths_key] = lengths
+                converted = {k: _converted(v, factor) for k, v in passing.items()}
+                kw = {} if hop is None else {"target_hop": hop / factor}
+                current = module.mix_views(current, converted, **kw)
+                x = current[audio_key]
+                lengths = None if lengths_key is None else current[lengths_key]
+                continue
+            before = x.shape[-1]
+            if _carries_lengths(module):
+                x, lengths = self._carry(i, module, x, lengths)
+            else:
+                x, lengths = self._plain(i, module, x, lengths)
+            step = _hop_factor(module)
+            if step is None and x.shape[-1] != before:
+                raise ValueError(
+                    f"Chain[{i}] ({type(module).__name__}) changed the time axis from {before} "
+                    f"to {x.shape[-1]}, and Chain does not know how the views follow; wrap it "
+                    "as `WithLengths(module, lengths_fn, hop_length=...)`."
+                )
+            factor *= step or 1
+        current[audio_key] = x
+        if lengths_key is not None:
+            current[lengths_key] = lengths
+        for key, view in derived.items():
+            if lengths is not None:
+                frames = frames_at(current, spec, view.hop, hop)
+                current[key] = target_lengths(lengths, view.hop / factor, frames)
+        return current
 
     @staticmethod
     def _carry(
