@@ -31,24 +31,42 @@ def _name(requirement: str) -> str:
     return re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower().replace("_", "-")
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node, except the bodies of ``if TYPE_CHECKING:`` (imported for type checkers only)."""
-    stack = [tree]
+def _guards_import(node: ast.AST) -> bool:
+    """``try: import x`` / ``except ImportError:``: an optional import, with its own message."""
+    names = {"ImportError", "ModuleNotFoundError"}
+    return isinstance(node, ast.Try) and any(
+        h.type is not None and names & {n.id for n in ast.walk(h.type) if isinstance(n, ast.Name)}
+        for h in node.handlers
+    )
+
+
+def _runtime_nodes(tree: ast.AST, *, optional: bool = False):
+    """Every node, except the bodies of ``if TYPE_CHECKING:`` (imported for type checkers only)
+    and of ``try:`` blocks guarded by ``except ImportError`` (optional imports); with
+    ``optional``, the nodes of those guarded blocks only."""
+    stack = [(tree, False)]
     while stack:
-        node = stack.pop()
-        yield node
+        node, guarded = stack.pop()
+        if guarded == optional:
+            yield node
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                stack.extend(child.orelse)
+                stack.extend((c, guarded) for c in child.orelse)
                 continue
-            stack.append(child)
+            if _guards_import(child):
+                stack.extend((c, True) for c in child.body)
+                stack.extend(
+                    (c, guarded) for c in [*child.handlers, *child.orelse, *child.finalbody]
+                )
+                continue
+            stack.append((child, guarded))
 
 
-def _third_party_imports(paths) -> set[str]:
+def _third_party_imports(paths, *, optional: bool = False) -> set[str]:
     names = set()
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in _runtime_nodes(tree):
+        for node in _runtime_nodes(tree, optional=optional):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -76,6 +94,16 @@ def test_optional_modules_import_only_declared_extras():
     for folder, extra in OPTIONAL.items():
         imported = _third_party_imports((PACKAGE / folder).rglob("*.py"))
         assert imported - runtime <= extras[extra], f"audiomix/{folder} imports {imported}"
+
+
+def test_optional_imports_of_the_package_are_declared_extras():
+    # An import guarded by `except ImportError` (soundfile for AudioFolder) is optional: its
+    # distribution is in an extra, not in the runtime dependencies.
+    extras = {_name(r) for v in _project()["optional-dependencies"].values() for r in v}
+    runtime = {_name(r) for r in _project()["dependencies"]}
+    optional = _third_party_imports(_core_files(), optional=True)
+    assert optional, "the guarded imports were not found"
+    assert optional <= extras - runtime, f"undeclared optional imports: {optional - extras}"
 
 
 def test_import_audiomix_loads_no_optional_package():

@@ -1,4 +1,5 @@
-"""DataLoader helpers: pad variable-length clips, mix in worker processes, mix per item.
+"""DataLoader helpers: pad variable-length clips, mix in worker processes, mix per item, mix
+with a bank of other audio.
 
 Randomness in worker processes is the classic trap: a generator copied into every worker
 draws the same numbers in each of them (pytorch#5059), and a worker RNG reseeded from a fixed
@@ -8,7 +9,8 @@ draws anew for each epoch (from its ``generator`` if given): workers differ, epo
 a seeded DataLoader repeats exactly.
 """
 
+from ._bank import AudioFolder, BankMixDataset
 from ._collate import MixCollate, pad_collate
 from ._dataset import MixupDataset
 
-__all__ = ["MixCollate", "MixupDataset", "pad_collate"]
+__all__ = ["AudioFolder", "BankMixDataset", "MixCollate", "MixupDataset", "pad_collate"]

@@ -1,0 +1,592 @@
+"""A mix bank: each training clip mixed with a segment of another dataset's audio.
+
+The bank is a folder of audio files read lazily (:class:`AudioFolder`: only the segment a clip
+needs is decoded, with soundfile) or any map-style dataset (a labelled corpus, a Hugging Face
+dataset). :class:`BankMixDataset` draws a bank item (uniformly, or balanced over the bank's
+categories), a segment of it as long as the clip, and mixes the pair with an audiomix mixer
+(:class:`~audiomix.SNRMix` by default), from the mixer's own stream: per worker, per epoch,
+saved in ``state_dict()``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torchaudio
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .._settings import _user_level
+from .._validation import check_choice
+from ..functional._alignment import pad_batch
+from ..transforms import Mixer, SNRMix
+from ._dataset import MixupDataset
+from ._items import as_clip
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..transforms import MixerOptions
+
+__all__ = ["AudioFolder", "BankMixDataset"]
+
+EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+TARGET_RULES = ("keep", "mix", "union")
+SAMPLING = ("uniform", "balanced")
+ON_ERROR = ("raise", "skip")
+_PAIR = torch.tensor([1, 0])
+# Consecutive unreadable draws after which the bank gives up instead of retrying forever.
+_MAX_RETRIES = 20
+
+
+def _soundfile() -> Any:
+    try:
+        import soundfile
+    except ImportError as err:
+        raise ImportError(
+            "AudioFolder reads audio files with soundfile, which is not installed: "
+            "pip install 'audiomix[audio]' (or pip install soundfile)."
+        ) from err
+    return soundfile
+
+
+class _Counter:
+    """An int in shared memory: counts made in DataLoader workers reach the main process."""
+
+    def __init__(self) -> None:
+        self._value = torch.zeros(1, dtype=torch.int64).share_memory_()
+
+    def add(self, n: int = 1) -> None:
+        self._value += n
+
+    @property
+    def value(self) -> int:
+        return int(self._value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # As MixSettings: a DataLoader's pickler passes the shared tensor by handle; a plain
+        # pickle or deepcopy gives a copy, shared again for its own workers.
+        self.__dict__.update(state)
+        self._value.share_memory_()
+
+
+class AudioFolder(Dataset):
+    """A folder of audio files, read lazily: a bank of noise, music or labelled sounds.
+
+    The files (searched recursively for ``extensions``) are listed once, with their headers
+    (length, rate, channels); audio is decoded only when asked, and :meth:`read` decodes only
+    the segment asked for. Files at another rate than ``sample_rate`` are resampled segment
+    by segment (``resample=True``) or refused when the folder is opened. Unreadable files
+    either stop the construction (``on_error="raise"``, naming the file) or are skipped and
+    counted (``"skip"``: listed in :attr:`skipped` with the reason, a warning gives their
+    number); a file that fails later, when read, is counted in :attr:`read_errors` (across
+    DataLoader workers) and another is drawn. Needs soundfile (``pip install
+    'audiomix[audio]'``).
+
+    Items are ``(waveform, label)``: the whole file (channels, time) float32 at
+    ``sample_rate``, and the index of its category.
+
+    Args:
+        root (str or Path): the folder.
+        sample_rate (int): the rate segments come at, that of the training clips.
+        resample (bool, optional): resample files at another rate (``True``) or refuse them
+            (``False``). (Default: ``False``)
+        categories (str, callable or None, optional): how files are grouped, for balanced
+            sampling and labels: ``"folder"``, the first sub-folder under ``root``
+            (``root/babble/a.wav`` is in ``"babble"``; files directly in ``root`` in ``""``);
+            a function of the path (relative to ``root``) returning a name; ``None``, one
+            category. (Default: ``"folder"``)
+        classes (sequence of str or None, optional): the training task's class names, for a
+            labelled bank: a file's label is then ``classes.index(category)`` (every category
+            must be one). (Default: ``None``: the index of the category in
+            :attr:`category_names`)
+        on_error (str, optional): ``"raise"`` or ``"skip"``, for unreadable files.
+            (Default: ``"raise"``)
+        extensions (sequence of str, optional): file suffixes to list, any case.
+            (Default: ``.wav .flac .ogg .mp3 .aiff .aif``)
+
+    Attributes:
+        files (list of Path): the readable files, sorted.
+        frames (Tensor): (n,) int64 length of each file at ``sample_rate``.
+        categories (Tensor): (n,) int64 category of each file, an index in
+            :attr:`category_names`.
+        category_names (list of str): sorted.
+        skipped (list of (Path, str)): files skipped when listing, with the reason.
+
+    Example:
+        >>> import tempfile, soundfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for kind in ("babble", "music"):
+        ...     (root / kind).mkdir()
+        ...     soundfile.write(root / kind / "a.wav", 0.1 * torch.randn(16000).numpy(), 16000)
+        >>> bank = AudioFolder(root, sample_rate=16000)
+        >>> bank.category_names, bank.read(1, start=4000, frames=8000).shape
+        (['babble', 'music'], torch.Size([1, 8000]))
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        sample_rate: int,
+        *,
+        resample: bool = False,
+        categories: str | Callable[[Path], str] | None = "folder",
+        classes: Sequence[str] | None = None,
+        on_error: str = "raise",
+        extensions: Sequence[str] = EXTENSIONS,
+    ) -> None:
+        sf = _soundfile()
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ValueError(f"`root` must be a folder, but {str(self.root)!r} is not one.")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
+            raise TypeError(f"`sample_rate` must be an int, but got {type(sample_rate).__name__}.")
+        if sample_rate <= 0:
+            raise ValueError(f"`sample_rate` must be > 0, but got {sample_rate}.")
+        if not (categories is None or categories == "folder" or callable(categories)):
+            raise ValueError(
+                f"`categories` must be 'folder', a function of the path or None, but got "
+                f"{categories!r}."
+            )
+        self.sample_rate = int(sample_rate)
+        self.resample = bool(resample)
+        self.on_error = check_choice(on_error, "on_error", ON_ERROR)
+        suffixes = {e.lower() for e in extensions}
+        found = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in suffixes)
+        if not found:
+            raise ValueError(
+                f"the bank is empty: `root` {str(self.root)!r} holds no file ending in "
+                f"{sorted(suffixes)}."
+            )
+        self.files: list[Path] = []
+        self.skipped: list[tuple[Path, str]] = []
+        frames, rates, names = [], [], []
+        for path in found:
+            try:
+                info = sf.info(str(path))
+                if info.frames <= 0:
+                    raise ValueError("no audio frames")
+            except Exception as err:  # soundfile raises its own error classes
+                if self.on_error == "raise":
+                    raise ValueError(
+                        f"cannot read {str(path)!r}: {err}. Pass `on_error='skip'` to skip "
+                        "unreadable files (they are counted in `skipped`)."
+                    ) from err
+                self.skipped.append((path, str(err)))
+                continue
+            if info.samplerate != self.sample_rate and not self.resample:
+                raise ValueError(
+                    f"{str(path)!r} is at {info.samplerate} Hz, but the bank delivers "
+                    f"`sample_rate`={self.sample_rate} Hz: pass `resample=True` to resample it, "
+                    "or convert the files."
+                )
+            self.files.append(path)
+            rates.append(info.samplerate)
+            frames.append(info.frames * self.sample_rate // info.samplerate)
+            names.append(self._category(path, categories))
+        if self.skipped:
+            warnings.warn(
+                f"AudioFolder skipped {len(self.skipped)} unreadable file(s) of {len(found)} "
+                f"under {str(self.root)!r}; see `.skipped`.",
+                UserWarning,
+                stacklevel=_user_level(),
+            )
+        if not self.files:
+            raise ValueError(
+                f"the bank is empty: all {len(found)} file(s) under {str(self.root)!r} were "
+                "unreadable (see the warning above)."
+            )
+        self.rates = torch.tensor(rates, dtype=torch.int64)
+        self.frames = torch.tensor(frames, dtype=torch.int64).clamp_min(1)
+        self.category_names = sorted(set(names))
+        self.categories = torch.tensor([self.category_names.index(n) for n in names])
+        if classes is None:
+            self.labels = self.categories.clone()
+        else:
+            classes = list(classes)
+            missing = sorted(set(self.category_names) - set(classes))
+            if missing:
+                raise ValueError(
+                    f"`classes` must name every category of the bank, but {missing} are not "
+                    f"among them ({classes})."
+                )
+            self.labels = torch.tensor([classes.index(n) for n in names])
+        self._read_errors = _Counter()
+
+    def _category(self, path: Path, categories: Any) -> str:
+        rel = path.relative_to(self.root)
+        if categories is None:
+            return ""
+        if categories == "folder":
+            return rel.parts[0] if len(rel.parts) > 1 else ""
+        return str(categories(rel))
+
+    @property
+    def read_errors(self) -> int:
+        """Files that failed when read (after listing), counted across DataLoader workers."""
+        return self._read_errors.value
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self.read(index, 0, int(self.frames[index])), int(self.labels[index])
+
+    def read(self, index: int, start: int, frames: int) -> Tensor:
+        """Decodes ``frames`` samples (at :attr:`sample_rate`) of file ``index`` from ``start``.
+
+        Args:
+            index (int): the file.
+            start (int): first sample, at :attr:`sample_rate`.
+            frames (int): how many; fewer come back at the end of the file.
+
+        Returns:
+            Tensor: (channels, frames) float32.
+        """
+        sf = _soundfile()
+        path, rate = self.files[index], int(self.rates[index])
+        if rate == self.sample_rate:
+            src_start, src_frames = start, frames
+        else:
+            src_start = start * rate // self.sample_rate
+            src_frames = math.ceil(frames * rate / self.sample_rate) + 1
+        with sf.SoundFile(str(path)) as f:
+            f.seek(src_start)
+            data = f.read(src_frames, dtype="float32", always_2d=True)
+        waveform = torch.from_numpy(data.T.copy())
+        if rate != self.sample_rate:
+            waveform = torchaudio.functional.resample(waveform, rate, self.sample_rate)
+        return waveform[:, :frames]
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioFolder({str(self.root)!r}, sample_rate={self.sample_rate}, files={len(self)}, "
+            f"categories={len(self.category_names)}, skipped={len(self.skipped)})"
+        )
+
+
+class BankMixDataset(MixupDataset):
+    r"""Wraps a dataset so that each clip is mixed with a segment of a bank's audio.
+
+    For each training item a bank item is drawn (``sampling="uniform"``, or ``"balanced"``: a
+    category uniformly, then one of its items), then a segment of it as long as the clip, at a
+    uniformly drawn start (a shorter bank item is used whole and placed by the mixer's
+    ``placement``); ``mixer`` mixes the clip with it: :class:`~audiomix.SNRMix` (the segment
+    added at an SNR below the clip) by default, :class:`~audiomix.WaveformMixup` (a λ) or any
+    other mixer. The output keeps the clip's length. What the targets become is stated by
+    ``targets``:
+
+    * ``"keep"``: the clip's own targets (a noise or music bank whose content is no class);
+    * ``"mix"``: the clip's and the bank item's labels weighted by the mixer's ``λ`` (SNR
+      mixing: the clip's energy share), for a bank labelled in the training classes;
+    * ``"union"``: both label sets (multi-hot), for event tagging.
+
+    Files of an :class:`AudioFolder` are decoded only over the segment needed; other datasets
+    (a Hugging Face dataset, a labelled corpus) are read item by item and cut. Their items
+    are waveforms, ``(waveform, label, ...)`` tuples, or mappings with the audio under
+    ``bank_input_key`` (an array, or a Hugging Face audio dict with ``"array"`` and
+    ``"sampling_rate"``) and the label under ``bank_label_key``; ``bank_unpack`` maps other
+    layouts to ``(waveform, label)``.
+
+    Draws come from the mixer's stream, as in :class:`MixupDataset`: reseeded per DataLoader
+    worker and epoch, saved by ``state_dict()``; the bank is read only once the mixer's coin
+    says the clip is mixed. ``.eval()`` turns mixing off.
+
+    Args:
+        dataset (Dataset): the training items, as :class:`MixupDataset` reads them.
+        bank (Dataset): an :class:`AudioFolder` or another map-style dataset, non-empty.
+        mixer (Mixer or None, optional): mixes each (clip, segment) pair. (Default: ``None``:
+            ``SNRMix(snr_db, num_classes, **options)``)
+        snr_db (tuple of float, float or None, optional): the default mixer's SNR range in
+            dB. (Default: ``None``, meaning ``(0.0, 20.0)``)
+        num_classes (int or None, optional): needed for class-index labels.
+        targets (str, optional): ``"keep"``, ``"mix"`` or ``"union"``. (Default: ``"keep"``)
+        sampling (str, optional): ``"uniform"`` over the bank's items, or ``"balanced"`` over
+            its categories. (Default: ``"uniform"``)
+        bank_categories (sequence or None, optional): one category (any hashable) per bank
+            item, for ``"balanced"`` sampling of a bank that is not an :class:`AudioFolder`.
+        sample_rate (int or None, optional): the clips' rate: an :class:`AudioFolder` must
+            deliver it, and bank items that carry a rate (Hugging Face audio dicts) must have
+            it or are resampled (``resample``). (Default: ``None``: not checked)
+        resample (bool, optional): resample bank items that carry another rate.
+            (Default: ``False``: refuse them)
+        return_info (bool, optional): append ``{"bank_index": k, "start": s, "lam": λ}`` (or
+            ``"mix_info"`` for mapping items); ``-1`` for clips left unmixed.
+            (Default: ``False``)
+        unpack, input_key, label_key, check_finite: as in :class:`MixupDataset`, for the
+            training items.
+        bank_unpack (callable or None, optional): maps a bank item to ``(waveform, label)``.
+        bank_input_key (str, optional): audio key of mapping bank items.
+            (Default: ``"input_values"``)
+        bank_label_key (str, optional): label key of mapping bank items. (Default: ``"labels"``)
+        **options: the default mixer's other arguments (``p``, ``placement``, ``generator``,
+            ...; see :class:`~audiomix.transforms.Mixer`).
+
+    Example:
+        >>> clips = [(torch.randn(8000), i % 3) for i in range(4)]
+        >>> noise = [torch.randn(20000) for _ in range(5)]  # any dataset of waveforms
+        >>> ds = BankMixDataset(clips, noise, snr_db=(5.0, 15.0), num_classes=3, generator=0)
+        >>> waveform, target = ds[0]
+        >>> waveform.shape, target.tolist()
+        (torch.Size([8000]), [1.0, 0.0, 0.0])
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        bank: Dataset,
+        mixer: Mixer | None = None,
+        *,
+        snr_db: tuple[float, float] | float | None = None,
+        num_classes: int | None = None,
+        targets: str = "keep",
+        sampling: str = "uniform",
+        bank_categories: Sequence[Hashable] | None = None,
+        sample_rate: int | None = None,
+        resample: bool = False,
+        return_info: bool = False,
+        unpack: Callable[[Any], Sequence[Any]] | None = None,
+        input_key: str = "input_values",
+        label_key: str = "labels",
+        check_finite: bool = True,
+        bank_unpack: Callable[[Any], Any] | None = None,
+        bank_input_key: str = "input_values",
+        bank_label_key: str = "labels",
+        **options: Unpack[MixerOptions],
+    ) -> None:
+        if mixer is None:
+            snr_db = (0.0, 20.0) if snr_db is None else snr_db
+            mixer = SNRMix(snr_db, num_classes, check_finite=False, **options)
+            num_classes = None  # the mixer holds it
+        elif snr_db is not None or options:
+            given = ["snr_db"] * (snr_db is not None) + list(options)
+            raise ValueError(
+                f"`mixer` brings its own settings, so {given} must not be given too; set them "
+                "on the mixer."
+            )
+        super().__init__(
+            dataset,
+            mixer,
+            num_classes=num_classes,
+            return_info=return_info,
+            unpack=unpack,
+            input_key=input_key,
+            label_key=label_key,
+            check_finite=check_finite,
+        )
+        if not hasattr(bank, "__getitem__") or not hasattr(bank, "__len__"):
+            raise TypeError(
+                f"`bank` must be a map-style dataset (with __getitem__ and __len__), but got "
+                f"{type(bank).__name__}."
+            )
+        if len(bank) == 0:
+            raise ValueError("the bank is empty: `bank` has no items.")
+        if bank_unpack is not None and not callable(bank_unpack):
+            raise TypeError(
+                f"`bank_unpack` must be callable or None, but got {type(bank_unpack).__name__}."
+            )
+        self.bank = bank
+        self.targets = check_choice(targets, "targets", TARGET_RULES)
+        self.sampling = check_choice(sampling, "sampling", SAMPLING)
+        self.sample_rate = sample_rate
+        self.resample = bool(resample)
+        self.bank_unpack = bank_unpack
+        self.bank_input_key = bank_input_key
+        self.bank_label_key = bank_label_key
+        if isinstance(bank, AudioFolder) and sample_rate is not None:
+            if bank.sample_rate != sample_rate:
+                raise ValueError(
+                    f"the bank delivers {bank.sample_rate} Hz, but `sample_rate` is "
+                    f"{sample_rate}: open the AudioFolder with sample_rate={sample_rate} "
+                    "(and resample=True if its files are at another rate)."
+                )
+        self.bank_groups = self._groups(bank_categories)
+
+    def _groups(self, bank_categories: Sequence[Hashable] | None) -> list[Tensor] | None:
+        """The bank's items per category, for balanced sampling."""
+        if self.sampling == "uniform":
+            return None
+        if bank_categories is None:
+            if not isinstance(self.bank, AudioFolder):
+                raise ValueError(
+                    "`sampling`='balanced' needs the bank's categories: pass "
+                    "`bank_categories=`, one per bank item (or use an AudioFolder, which "
+                    "takes them from its sub-folders)."
+                )
+            ids = self.bank.categories
+        else:
+            if len(bank_categories) != len(self.bank):
+                raise ValueError(
+                    "`bank_categories` must have one entry per bank item: "
+                    f"{len(bank_categories)} != {len(self.bank)}."
+                )
+            names = list(dict.fromkeys(bank_categories))
+            index = {name: k for k, name in enumerate(names)}
+            ids = torch.tensor([index[c] for c in bank_categories])
+        return [(ids == c).nonzero().squeeze(1) for c in torch.unique(ids)]
+
+    def _draw_bank_item(self, generator: torch.Generator) -> int:
+        n = len(self.bank)
+        if self.bank_groups is None:
+            return int(torch.randint(n, (), generator=generator))
+        group = self.bank_groups[int(torch.randint(len(self.bank_groups), (), generator=generator))]
+        return int(group[int(torch.randint(group.numel(), (), generator=generator))])
+
+    def _bank_segment(
+        self, frames: int, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor | None, int, int]:
+        """(segment (channels, time), label, bank index, start) of a drawn bank item."""
+        bank = self.bank
+        if not isinstance(bank, AudioFolder):
+            k = self._draw_bank_item(generator)
+            waveform, label = self._bank_item(k)
+            start = self._start(waveform.shape[-1], frames, generator)
+            return waveform[:, start : start + frames], label, k, start
+        for _ in range(_MAX_RETRIES):
+            k = self._draw_bank_item(generator)
+            start = self._start(int(bank.frames[k]), frames, generator)
+            try:
+                segment = bank.read(k, start, frames)
+            except Exception as err:  # a file that went missing or broke after listing
+                if bank.on_error == "raise":
+                    raise RuntimeError(
+                        f"cannot read bank file {str(bank.files[k])!r}: {err}. Open the "
+                        "AudioFolder with `on_error='skip'` to draw another file instead."
+                    ) from err
+                bank._read_errors.add()
+                warnings.warn(
+                    f"skipped unreadable bank file {str(bank.files[k])!r} ({err}); "
+                    f"{bank.read_errors} so far.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            if segment.shape[-1] == 0:
+                bank._read_errors.add()
+                continue
+            return segment, bank.labels[k], k, start
+        raise RuntimeError(
+            f"{_MAX_RETRIES} bank files in a row could not be read ({bank.read_errors} read "
+            "errors so far): check the bank's folder."
+        )
+
+    @staticmethod
+    def _start(length: int, frames: int, generator: torch.Generator) -> int:
+        if length <= frames:
+            return 0
+        return int(torch.randint(length - frames + 1, (), generator=generator))
+
+    def _bank_item(self, k: int) -> tuple[Tensor, Tensor | None]:
+        """(waveform (channels, time), label or None) of a bank item that is not a file."""
+        item = self.bank[k]
+        where = f"bank[{k}]"
+        if self.bank_unpack is not None:
+            item = self.bank_unpack(item)
+            where = f"bank_unpack(bank[{k}])"
+        label = None
+        if isinstance(item, Mapping):
+            if self.bank_input_key not in item:
+                raise ValueError(
+                    f"`{where}` has no `bank_input_key`={self.bank_input_key!r}; its keys are "
+                    f"{list(item)}."
+                )
+            raw, label = item[self.bank_input_key], item.get(self.bank_label_key)
+        elif isinstance(item, (tuple, list)) and item and not isinstance(item[0], numbers.Number):
+            raw = item[0]
+            label = item[1] if len(item) > 1 else None
+        else:
+            raw = item
+        rate = None
+        if isinstance(raw, Mapping) and "array" in raw:  # a Hugging Face audio dict
+            raw, rate = raw["array"], raw.get("sampling_rate")
+        clip = as_clip(raw, f"`{where}`")
+        if clip.ndim not in (1, 2) or not clip.is_floating_point() or clip.shape[-1] == 0:
+            raise ValueError(
+                f"`{where}` must be a non-empty float waveform (time,) or (channels, time), "
+                f"but got {clip.dtype} of shape {tuple(clip.shape)}."
+            )
+        clip = clip.reshape(-1, clip.shape[-1]).float()
+        if rate is not None and self.sample_rate is not None and int(rate) != self.sample_rate:
+            if not self.resample:
+                raise ValueError(
+                    f"`{where}` is at {int(rate)} Hz, but `sample_rate` is {self.sample_rate}: "
+                    "pass `resample=True` to resample bank items."
+                )
+            clip = torchaudio.functional.resample(clip, int(rate), self.sample_rate)
+        if rate is not None and self.sample_rate is None:
+            raise ValueError(
+                f"`{where}` carries a sampling rate ({int(rate)} Hz): pass `sample_rate=` (the "
+                "clips' rate) so that it is checked."
+            )
+        return clip, None if label is None else torch.as_tensor(label)
+
+    def _fit_channels(self, segment: Tensor, clip: Tensor, k: int) -> Tensor:
+        """The segment with the clip's channel layout."""
+        if clip.ndim == 1:
+            return segment.mean(dim=0)  # a mono clip hears the bank item's mono mix
+        if segment.shape[0] == clip.shape[0]:
+            return segment
+        if segment.shape[0] == 1:
+            return segment.expand(clip.shape[0], -1)
+        raise ValueError(
+            f"bank item {k} has {segment.shape[0]} channels, but the clip has {clip.shape[0]}: "
+            "give a mono bank or one with the clips' channels."
+        )
+
+    def _bank_output(self, item: Any, x: Tensor, targets: Tensor, info: dict[str, Any]) -> Any:
+        if isinstance(item, Mapping):
+            out = dict(item)
+            out[self.input_key], out[self.label_key] = x, targets
+            if self.return_info:
+                out["mix_info"] = info
+            return out
+        return (x, targets, info) if self.return_info else (x, targets)
+
+    def __getitem__(self, index: Any) -> Any:
+        index = self._index(index)
+        x, y, item = self._item(index)
+        settings = self.mixer.settings
+        unmixed = {"bank_index": -1, "start": -1, "lam": 1.0}
+        if not self.training:
+            targets = self._targets(lambda: settings.unmixed_targets(y.unsqueeze(0))[0], item)
+            return self._bank_output(item, x, targets, unmixed)
+        generator = self.mixer.generator
+        params = self.mixer.sample_params(2, perm=_PAIR)
+        if not bool(params.applied[0]):
+            targets = self._targets(lambda: settings.unmixed_targets(y.unsqueeze(0))[0], item)
+            return self._bank_output(item, x, targets, unmixed)
+        segment, y2, k, start = self._bank_segment(x.shape[-1], generator)
+        if self.check_finite and not bool(torch.isfinite(segment).all()):
+            raise ValueError(f"bank item {k} contains NaN or Inf values.")
+        segment = self._fit_channels(segment, x, k)
+        pair, lengths = pad_batch([x, segment.to(x.dtype)])
+        params = self.mixer.place(params, lengths)
+        both = None
+        if self.targets != "keep":
+            if y2 is None:
+                raise ValueError(
+                    f"`targets`={self.targets!r} needs labelled bank items, but bank item {k} "
+                    "has no label; use targets='keep' for a bank of unlabelled audio."
+                )
+            both = torch.stack([y, y2.to(y.dtype)])
+        if self.targets == "mix":
+            mixed, targets, _ = self._targets(
+                lambda: self.mixer(pair, both, lengths, params=params), item
+            )
+            targets = targets[0]
+        else:
+            mixed, _, _ = self.mixer(pair, None, lengths, params=params)
+            if self.targets == "keep":
+                targets = self._targets(lambda: settings.unmixed_targets(y.unsqueeze(0))[0], item)
+            else:
+                own = self._targets(lambda: settings.unmixed_targets(both), item)
+                targets = torch.maximum(own[0], own[1])
+        lam = float(self.mixer.last_params.lam[0])
+        info = {"bank_index": k, "start": start, "lam": lam}
+        return self._bank_output(item, mixed[0, ..., : x.shape[-1]], targets, info)
