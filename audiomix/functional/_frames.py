@@ -64,7 +64,12 @@ def expected_frames(num_positions: int, hop: Fraction | None) -> tuple[int, int]
 
 
 def check_frame_count(
-    frames: int, num_positions: int, hop: Fraction | None, *, name: str = "labels", unit: str = ""
+    frames: int,
+    num_positions: int,
+    hop: Fraction | None,
+    *,
+    name: str = "labels",
+    unit: str = "positions",
 ) -> None:
     """Raises if ``frames`` does not fit ``num_positions`` at ``hop`` (see
     :func:`expected_frames`); the message names the expected number."""
@@ -72,15 +77,15 @@ def check_frame_count(
     if low <= frames <= high:
         return
     want = f"{high}" if low == high else f"{high} (or {low})"
-    where = f"{num_positions} {unit}".strip()
+    where = f"{num_positions} {unit}"
     if hop is None:
         raise ValueError(
-            f"`{name}` have {frames} frames, but the audio has {where} positions: frame "
+            f"`{name}` have {frames} frames, but the audio has {where}: frame "
             f"targets at the audio's resolution need {want} frames. For targets at another "
             "resolution, pass `target_hop` (audio positions per target frame) to the mixer."
         )
     raise ValueError(
-        f"`{name}` have {frames} frames, but the audio has {where} positions and "
+        f"`{name}` have {frames} frames, but the audio has {where} and "
         f"`target_hop` is {hop}: expected {want} frames."
     )
 

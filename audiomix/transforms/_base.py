@@ -357,7 +357,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
                 f"{tuple(labels.shape)}."
             )
         labels = labels.transpose(1, 2) if self.frames_last else labels
-        unit = "frames" if self.layout.spectral else ""
+        unit = {"waveform": "samples", "specgram": "frames"}.get(self.layout.name, "positions")
         check_frame_count(labels.shape[1], num_positions, hop, name=name, unit=unit)
         return labels
 
