@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
 
+from .._views import TIMED_KINDS, View, as_views, split_views
 from ..functional._alignment import pad_batch
 from ._items import TrainEvalSwitch, as_clip
 
@@ -134,6 +135,43 @@ def pad_collate(
     return x, lengths
 
 
+def _collate_views(
+    batch: Sequence[Any], views: dict[str, View], *, frames_last: bool
+) -> dict[str, Any]:
+    """Mapping items to a batch: the audio and every time-aligned view right-padded with
+    zeros, the audio's lengths added, the rest by ``default_collate``."""
+    if isinstance(batch, Tensor) or not isinstance(batch, Sequence) or len(batch) == 0:
+        raise ValueError("`batch` must be a non-empty list of items.")
+    keys = list(batch[0]) if isinstance(batch[0], Mapping) else []
+    for i, item in enumerate(batch):
+        _check_mapping_item(item, i, keys)
+    audio_key, lengths_key = split_views(views)
+    for key, view in views.items():
+        if key not in keys and not (view.kind == "lengths"):
+            raise ValueError(f"`views` names {key!r}, which is not a key of the items {keys}.")
+    clips = [
+        as_clip(item[audio_key], f"`batch[{i}][{audio_key!r}]`") for i, item in enumerate(batch)
+    ]
+    x, lengths = pad_batch(clips)
+    out: dict[str, Any] = {}
+    for key in keys:
+        view = views.get(key)
+        if key == audio_key:
+            out[key] = x
+        elif view is not None and view.kind in TIMED_KINDS:
+            last = view.time_dim == -1 or (view.kind == "frame_targets" and frames_last)
+            rows = [as_clip(item[key], f"`batch[{i}][{key!r}]`") for i, item in enumerate(batch)]
+            rows = [r if last else r.movedim(0, -1) for r in rows]
+            padded, _ = pad_batch(rows)
+            out[key] = padded if last else padded.movedim(-1, 1)
+        elif view is not None and view.kind == "lengths":
+            continue
+        else:
+            out[key] = default_collate([item[key] for item in batch])
+    out[lengths_key] = lengths
+    return out
+
+
 @contextlib.contextmanager
 def _eval_mode(module: nn.Module) -> Iterator[None]:
     """Puts ``module`` (and its children) in eval mode for the block, then restores each."""
@@ -182,6 +220,14 @@ class MixCollate(TrainEvalSwitch):
         label_key (str, optional): label key of mapping items; it receives the targets.
             (Default: ``"labels"``, as the Hugging Face ``Trainer`` expects)
         lengths_key (str, optional): lengths key of mapping batches. (Default: ``"lengths"``)
+        views (mapping or None, optional): for mapping items with several aligned entries
+            (Hugging Face sound event detection data: audio, frame labels, clip labels,
+            embeddings, masks, strong-label flags): ``{key: View or kind}`` as in
+            :meth:`~audiomix.transforms.Mixer.mix_views`. The items are collated with the
+            audio and every time-aligned view right-padded with zeros (each to its longest
+            item), the audio's lengths under ``lengths_key``, and the batch is mixed with one
+            draw by ``mixer.mix_views``; ``input_key`` and ``label_key`` are then unused.
+            (Default: ``None``)
 
     Example:
         >>> from audiomix import WaveformMixup
@@ -202,6 +248,7 @@ class MixCollate(TrainEvalSwitch):
         input_key: str = "input_values",
         label_key: str = "labels",
         lengths_key: str = "lengths",
+        views: Mapping[str, Any] | None = None,
     ):
         if not isinstance(mixer, nn.Module):
             raise TypeError(f"`mixer` must be a mixing module, but got {type(mixer).__name__}.")
@@ -219,10 +266,25 @@ class MixCollate(TrainEvalSwitch):
         self.input_key = input_key
         self.label_key = label_key
         self.lengths_key = lengths_key
+        self.views = None
+        if views is not None:
+            if not hasattr(mixer, "mix_views"):
+                raise TypeError(
+                    f"`views` need a mixer with `mix_views` (an audiomix mixer or Chain), but "
+                    f"`mixer` is {type(mixer).__name__}."
+                )
+            spec = as_views(views)
+            if not any(v.kind == "lengths" and v.hop in (None, 1) for v in spec.values()):
+                spec[lengths_key] = View("lengths")
+            self.views = spec
 
     def _collate(self, batch: Sequence[Any]) -> Any:
         if self.collate_fn is not None:
             return self.collate_fn(batch)
+        if self.views is not None:
+            return _collate_views(
+                batch, self.views, frames_last=bool(getattr(self.mixer, "frames_last", False))
+            )
         if isinstance(batch, Sequence) and batch:
             first = batch[0]
             bare = not isinstance(first, (tuple, list, Mapping))
@@ -266,6 +328,12 @@ class MixCollate(TrainEvalSwitch):
         return (x, targets, *extras, lengths)
 
     def _mix_mapping(self, collated: Mapping[str, Any]) -> dict[str, Any]:
+        if self.views is not None:
+            with torch.no_grad():
+                if self.training:
+                    return self.mixer.mix_views(collated, self.views)
+                with _eval_mode(self.mixer):
+                    return self.mixer.mix_views(collated, self.views)
         for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
             if key not in collated:
                 raise ValueError(
