@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from .._settings import ForwardsSchedule
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
+from ..functional._frames import target_lengths
 from ..transforms import Mixer, WaveformMixup
 from ._items import TrainEvalSwitch, as_clip
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
@@ -61,8 +62,10 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
 
     Args:
         dataset (Dataset): map-style; items are ``(waveform, label, ...)`` with waveform
-            (time,) or (channels, time) (tensor or NumPy array) and label a class index or a
-            (num_classes,) target (further elements are dropped), or mappings with the
+            (time,) or (channels, time) (tensor or NumPy array) and label a class index, a
+            (num_classes,) target or frame labels (frames, classes) at the mixer's
+            ``target_hop``, which follow the audio of the pair and come back with the mix's
+            frames (further elements are dropped), or mappings with the
             waveform under ``input_key`` and the label under ``label_key`` (the other keys
             are kept from item ``i``). Other layouts go through ``unpack``.
         mixer (Mixer or None, optional): the mixer applied to each pair; its settings
@@ -290,17 +293,15 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         index = self._index(index)
         x, y, item = self._item(index)
         self._check_label(index, y)
-        labels = y.unsqueeze(0)
-        settings = self.mixer.settings
         if not self.training:
-            targets = self._targets(lambda: settings.unmixed_targets(labels)[0], item)
+            targets = self._targets(lambda: self._unmixed(y), item)
             return self._output(item, x, targets, index, 1.0)
         partner = self._partner(index, self.mixer.generator)
         params = self.mixer.sample_params(2, perm=_PAIR)
         if partner is None or partner == index or not bool(params.applied[0]):
             # Reported as unmet only where the coin asked for a mix, as in a batch.
             unmet = partner is None and bool(params.applied[0])
-            targets = self._targets(lambda: settings.unmixed_targets(labels)[0], item)
+            targets = self._targets(lambda: self._unmixed(y), item)
             return self._output(item, x, targets, index, 1.0, unmet)
         x2, y2, _ = self._item(partner)
         self._check_label(partner, y2)
@@ -310,13 +311,37 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
                 f"{tuple(x.shape)} and {tuple(x2.shape)}."
             )
         pair, lengths = pad_batch([x, x2.to(x.dtype)])
-        both = torch.stack([y, y2.to(y.dtype)])
+        frames = y.ndim == 2
+        if frames:  # frame labels of each item, padded to the longer one
+            last = self.mixer.frames_last
+            rows = [y if last else y.T, (y2 if last else y2.T).to(y.dtype)]
+            both, counts = pad_batch(rows)
+            both = both if last else both.transpose(1, 2)
+        else:
+            both = torch.stack([y, y2.to(y.dtype)])
         params = self.mixer.place(params, lengths)
         mixed, targets, valid = self._targets(
             lambda: self.mixer(pair, both, lengths, params=params), item
         )
         lam = float(self.mixer.last_params.lam[0])
-        return self._output(item, mixed[0, ..., : int(valid[0])], targets[0], partner, lam)
+        target = targets[0]
+        if frames:
+            # The mix lasts as long as one of the two clips: it has that clip's frames.
+            n, v = lengths.tolist(), int(valid[0])
+            keep = int(counts[0]) if v == n[0] else int(counts[1]) if v == n[1] else None
+            if keep is None:
+                keep = int(target_lengths(valid[:1], self.mixer.target_hop)[0])
+            target = target[..., :keep] if self.mixer.frames_last else target[:keep]
+        return self._output(item, mixed[0, ..., : int(valid[0])], target, partner, lam)
+
+    def _unmixed(self, y: Tensor) -> Tensor:
+        """The targets of one unmixed item: clip (num_classes,) or frame (frames, classes)."""
+        labels = y.unsqueeze(0)
+        if y.ndim != 2:
+            return self.mixer.settings.unmixed_targets(labels)[0]
+        m = self.mixer
+        frames = labels.transpose(1, 2) if m.frames_last else labels
+        return m._layout_back(m.unmixed_targets(frames))[0]
 
     def state_dict(self) -> dict[str, Any]:
         """The mixer's stream, for checkpoints (main process only)."""
