@@ -8,6 +8,7 @@ train on equally mixed targets.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -401,8 +402,26 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
             self._lengths = None
         targets = None
         if labels is not None:
-            targets = self.settings.mixed_targets(labels, dev.lam, dev.perm, validate=self.validate)
+            targets = self._mixed_targets(labels, dev, x, lengths)
         return (out, targets) if lengths is None else (out, targets, model_lengths)
+
+    def _mixed_targets(
+        self, labels: Tensor, params: MixParams, x: Tensor, lengths: Tensor | None
+    ) -> Tensor:
+        """Clip targets mixed by λ; frame targets (batch, frames, classes) moved with the
+        input's placement when there are lengths (the mixer's ``target_hop`` over ``x``'s last
+        axis), λ-weighted frame by frame otherwise."""
+        m = self.mixer
+        if labels.ndim != 3 or lengths is None:
+            return self.settings.mixed_targets(
+                labels, params.lam, params.perm, validate=self.validate
+            )
+        frames = m._frame_labels(labels, x.shape[-1], m.target_hop)
+        if self.last_layer in self.lengths_fn:
+            # Such a layer is mixed with the shorter clip at the start: so are the targets.
+            params = dataclasses.replace(params, offsets=None)
+        tmap = m.time_map(params, lengths, x.shape)
+        return m._layout_back(m._mixed_frame_targets(frames, params, tmap, lengths, m.target_hop))
 
     def _run_model(self, x: Tensor, lengths: Tensor | None, model_kwargs: dict[str, Any]) -> Any:
         if lengths is not None and self._model_takes_lengths:
