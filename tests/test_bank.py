@@ -402,3 +402,10 @@ def test_read_errors_in_workers_reach_the_main_process(bank_root):
         for x, _, _ in loader:
             assert torch.isfinite(x).all()
     assert bank.read_errors > 0  # counted in the workers, read here
+
+
+def test_a_training_item_in_another_layout_is_named_with_this_class():
+    items = [(16000, torch.randn(100), 0)]  # (rate, waveform, label): needs `unpack`
+    ds = BankMixDataset(items, [torch.randn(100)], num_classes=C, generator=0)
+    with pytest.raises(ValueError, match="BankMixDataset read the item .* pass `unpack=`"):
+        ds[0]

@@ -408,6 +408,9 @@ class BankMixDataset(MixupDataset):
                 )
         self.bank_groups = self._groups(bank_categories)
 
+    def _layout_hint(self, item: Any) -> str:
+        return super()._layout_hint(item).replace("MixupDataset", type(self).__name__)
+
     def _groups(self, bank_categories: Sequence[Hashable] | None) -> list[Tensor] | None:
         """The bank's items per category, for balanced sampling."""
         if self.sampling == "uniform":
