@@ -133,6 +133,7 @@ class TimeMap:
         span_share (Tensor or None): (batch,) float, the share of a frame inside the span
             that is the partner's.
         fade (int): cross-fade length at the span's edges.
+        blend (bool): the weights are ``lam`` and ``1 - lam`` (one interpolation mixes).
     """
 
     perm: Tensor
@@ -144,6 +145,7 @@ class TimeMap:
     span_end: Tensor | None = None
     span_share: Tensor | None = None
     fade: int = 0
+    blend: bool = False
 
     def to(self, device: torch.device | str) -> TimeMap:
         """The map on ``device``."""
@@ -174,7 +176,7 @@ def mixup_time_map(lam: Tensor, perm: Tensor, lengths: Tensor | None, offsets: T
         own_shift = torch.where(self_shorter, off, 0)
         partner_shift = torch.where(self_shorter, 0, off)
     lam = lam.to(device=perm.device, dtype=torch.float32)
-    return TimeMap(perm, own_shift, partner_shift, lam, 1.0 - lam)
+    return TimeMap(perm, own_shift, partner_shift, lam, 1.0 - lam, blend=True)
 
 
 def span_time_map(
@@ -233,26 +235,49 @@ def shift_frames(y: Tensor, shift: Tensor, hop: object = None) -> Tensor:
         >>> shift_frames(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), torch.tensor([6]), hop=4)
         tensor([[0.0000, 0.5000, 0.5000, 0.0000]])
     """
-    p, q = _ratio(check_hop(hop))
-    b, f = y.shape[0], y.shape[1]
-    s = shift.to(device=y.device, dtype=torch.int64) * q  # in units of 1/q positions
+    b = y.shape[0]
+    rows = torch.arange(b, device=y.device)
+    return _shifted(_with_zero_row(y), y.shape, rows, shift, check_hop(hop), None)
+
+
+def _with_zero_row(y: Tensor) -> Tensor:
+    """``y`` as (batch · frames, rest) rows with a row of zeros appended: indices that point
+    outside a clip (before it, past its valid frames) take that row, so one ``index_select``
+    moves, masks and pads."""
+    flat = y.reshape(y.shape[0] * y.shape[1], -1)
+    return torch.cat([flat, flat.new_zeros(1, flat.shape[1])])
+
+
+def _shifted(
+    table: Tensor,
+    shape: torch.Size,
+    rows: Tensor,
+    shift: Tensor,
+    hop: Fraction | None,
+    valid: Tensor | None,
+) -> Tensor:
+    """Rows ``rows`` of the clips in ``table`` (:func:`_with_zero_row`), moved right by
+    ``shift`` positions in frames of ``hop``; frames at or past ``valid[i]`` (and outside the
+    axis) count as 0."""
+    p, q = _ratio(hop)
+    b, f = shape[0], shape[1]
+    dev = table.device
+    s = shift.to(device=dev, dtype=torch.int64) * q  # in units of 1/q positions
     whole = torch.div(s, p, rounding_mode="floor")  # frames
-    rest = (s - whole * p).to(y.dtype if y.is_floating_point() else torch.float32) / p
-    pos = torch.arange(f, device=y.device)
-    out = _take_frames(y, pos - whole.unsqueeze(1))
-    if bool((rest != 0).any()):
-        w = rest.view(b, *[1] * (y.ndim - 1))
-        out = torch.lerp(out, _take_frames(y, pos - whole.unsqueeze(1) - 1), w)
-    return out
-
-
-def _take_frames(y: Tensor, idx: Tensor) -> Tensor:
-    """``y[i, idx[i, f]]`` for every row, 0 where ``idx`` is outside ``[0, frames)``."""
-    f = y.shape[1]
-    inside = (idx >= 0) & (idx < f)
-    index = idx.clamp(0, max(f - 1, 0)).view(*idx.shape, *[1] * (y.ndim - 2))
-    taken = torch.gather(y, 1, index.expand(-1, -1, *y.shape[2:]))
-    return taken * inside.view(*inside.shape, *[1] * (y.ndim - 2)).to(taken.dtype)
+    rest = s - whole * p
+    split = bool((rest != 0).any())
+    first = -1 if split else 0  # a split shift also reads the frame before
+    src = torch.arange(first, f, device=dev) - whole.unsqueeze(1)
+    limit = torch.full((b,), f, device=dev) if valid is None else valid.to(dev).clamp_max(f)
+    inside = (src >= 0) & (src < limit.unsqueeze(1))
+    index = torch.where(inside, rows.to(dev).unsqueeze(1) * f + src, table.shape[0] - 1)
+    taken = table.index_select(0, index.reshape(-1)).view(b, f - first, *shape[2:])
+    if not split:
+        return taken
+    w = (rest.to(taken.dtype if taken.is_floating_point() else torch.float32) / p).view(
+        b, *[1] * (len(shape) - 1)
+    )
+    return torch.lerp(taken[:, 1:], taken[:, :-1], w)
 
 
 def _span_mass(x: Tensor, t0: Tensor, t1: Tensor, fade: int) -> Tensor:
@@ -327,17 +352,6 @@ def frame_weights(
     return tmap.own_weight.view(b, 1) * (1.0 - share), share
 
 
-def mask_frames(y: Tensor, lengths: Tensor | None, hop: object = None) -> Tensor:
-    """``y`` (batch, frames, ...) with the frames past each clip's valid length set to 0."""
-    if lengths is None:
-        return y
-    f = y.shape[1]
-    valid = torch.arange(f, device=y.device) < target_lengths(lengths.to(y.device), hop, f)[
-        :, None
-    ].to(y.device)
-    return y * valid.view(*valid.shape, *[1] * (y.ndim - 2)).to(y.dtype)
-
-
 def mix_frames(
     y: Tensor,
     tmap: TimeMap,
@@ -376,19 +390,25 @@ def mix_frames(
     """
     hop = check_hop(hop)
     tmap = tmap.to(y.device)
-    y = mask_frames(y, lengths, hop)
-    own = y
-    if bool(tmap.own_shift.any()):
-        own = shift_frames(y, tmap.own_shift, hop)
-    partner = y.index_select(0, tmap.perm)
-    if bool(tmap.partner_shift.any()):
-        partner = shift_frames(partner, tmap.partner_shift, hop)
-    a, b = frame_weights(tmap, y.shape[1], hop, lengths=lengths)
+    b, f = y.shape[0], y.shape[1]
+    valid = None if lengths is None else target_lengths(lengths.to(y.device), hop, f)
+    moved = valid is not None or bool(tmap.own_shift.any()) or bool(tmap.partner_shift.any())
+    if moved:
+        table = _with_zero_row(y)
+        rows = torch.arange(b, device=y.device)
+        own = _shifted(table, y.shape, rows, tmap.own_shift, hop, valid)
+        partner_valid = None if valid is None else valid.index_select(0, tmap.perm)
+        partner = _shifted(table, y.shape, tmap.perm, tmap.partner_shift, hop, partner_valid)
+    else:
+        own, partner = y, y.index_select(0, tmap.perm)
     extra = [1] * (y.ndim - 2)
-    a, b = a.view(*a.shape, *extra).to(y.dtype), b.view(*b.shape, *extra).to(y.dtype)
+    if tmap.blend and not union:
+        return torch.lerp(partner, own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
+    a, w = frame_weights(tmap, f, hop, lengths=lengths)
+    a, w = a.view(*a.shape, *extra).to(y.dtype), w.view(*w.shape, *extra).to(y.dtype)
     if union:
-        return torch.maximum(own * (a > 0).to(y.dtype), partner * (b > 0).to(y.dtype))
-    return own * a + partner * b
+        return torch.maximum(own * (a > 0).to(y.dtype), partner * (w > 0).to(y.dtype))
+    return torch.addcmul(partner * w, own, a)
 
 
 def prepare_frame_targets(
@@ -438,9 +458,10 @@ def prepare_frame_targets(
     if not y.is_floating_point():
         y = y.to(dtype)
     if validate and y.numel():
-        if not bool(torch.isfinite(y).all()):
+        lo_t, hi_t = torch.aminmax(y)  # NaN and ±Inf show in the extremes: one pass
+        lo, hi = float(lo_t), float(hi_t)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("frame targets contain NaN or Inf values.")
-        lo, hi = float(y.min()), float(y.max())
         if lo < 0.0 or hi > 1.0:
             raise ValueError(f"frame targets must lie in [0, 1], but got values in [{lo}, {hi}].")
         if not multilabel:

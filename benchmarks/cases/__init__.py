@@ -15,7 +15,13 @@ from collections.abc import Callable
 
 from ..plan import Plan
 from ..section import Section
-from . import logmel, mixing, scaling, step
+from . import frame_targets, logmel, mixing, scaling, step
 
 #: The report's numbered sections, in order.
-CASES: list[Callable[[Plan], Section]] = [mixing.run, logmel.run, step.run, scaling.run]
+CASES: list[Callable[[Plan], Section]] = [
+    mixing.run,
+    logmel.run,
+    step.run,
+    scaling.run,
+    frame_targets.run,
+]
