@@ -409,3 +409,19 @@ def test_a_training_item_in_another_layout_is_named_with_this_class():
     ds = BankMixDataset(items, [torch.randn(100)], num_classes=C, generator=0)
     with pytest.raises(ValueError, match="BankMixDataset read the item .* pass `unpack=`"):
         ds[0]
+
+
+def test_pickle_and_deepcopy_give_working_independent_copies(bank_root):
+    import copy
+    import pickle
+
+    ds = BankMixDataset(
+        _clips(), AudioFolder(bank_root, sample_rate=SR), num_classes=C, return_info=True,
+        generator=0,
+    )  # fmt: skip
+    for make in (copy.deepcopy, lambda d: pickle.loads(pickle.dumps(d))):
+        twin = make(ds)
+        a, b = ds[2], twin[2]  # the same stream state: the same draw
+        assert torch.equal(a[0], b[0]) and a[2] == b[2]
+        twin.bank._read_errors.add()
+        assert ds.bank.read_errors == 0 and twin.bank.read_errors == 1
