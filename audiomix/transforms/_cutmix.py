@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .._validation import check_choice, check_fade
 from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
-from ..functional._frames import TimeMap, span_time_map
+from ..functional._frames import TimeMap, mixup_time_map, span_time_map
 from ..functional._params import CutMixParams
 from ..functional._sampling import MixParams, PairingOptions
 from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
@@ -67,8 +67,9 @@ class _CutMix(Mixer):
     def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
         """The pasted span of each row, the partner aligned by the placement offset; a band
         or box of bins fills that share of each frame (see :meth:`Mixer.time_map`)."""
-        if not isinstance(params, CutMixParams) or params.time_start is None:
-            raise ValueError("CutMix frame targets need the applied params (`last_params`).")
+        if params.time_start is None:
+            # Nothing was pasted (every row left unmixed): each row is its own clip.
+            return mixup_time_map(torch.ones_like(params.lam), params.perm, lengths, None)
         share = None
         if params.freq_start is not None:
             share = (params.freq_end - params.freq_start).float() / shape[-2]
