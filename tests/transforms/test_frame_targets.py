@@ -254,3 +254,11 @@ def test_soft_frame_targets_of_a_pair_sum_like_the_clip_weights(lam, shift):
     torch.testing.assert_close(both[inside], torch.ones(int(inside.sum())))
     outside = ((frames + 1) * 4 <= shift) | (frames * 4 >= shift + 20)
     torch.testing.assert_close(targets[0, outside, 0], torch.full((int(outside.sum()),), lam))
+
+
+@pytest.mark.parametrize("cls", [WaveformCutMix, WaveformMixup])
+def test_a_call_that_mixes_no_row_keeps_the_targets(cls):
+    x, y = _events(4, 0, spectral=False)
+    mixer = cls(multilabel=True, target_hop=4, generator=0)
+    out, targets, _ = mixer(x[:1], y[:1], LENGTHS[:1])  # a batch of one is never mixed
+    assert torch.equal(out, x[:1]) and torch.equal(targets, y[:1])
