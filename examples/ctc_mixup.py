@@ -73,7 +73,7 @@ class Config:
     methods: list[str] = field(default_factory=lambda: list(METHODS))
 
 
-QUICK = Config(train=48, test=16, epochs=2, batch_size=16, width=32, seeds=[0])
+QUICK = Config(train=32, test=16, epochs=2, batch_size=16, width=32, seeds=[0])
 
 
 # --------------------------------------------------------------------------- data

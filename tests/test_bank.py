@@ -206,7 +206,7 @@ def test_labelled_banks_mix_or_unite_the_targets(bank_root, rule):
 
 def test_balanced_sampling_draws_categories_uniformly(bank_root):
     bank = AudioFolder(bank_root, sample_rate=SR)
-    draws = 450
+    draws = 300
     for sampling, expected in (("balanced", [1 / 3] * 3), ("uniform", [0.2, 0.2, 0.6])):
         ds = BankMixDataset(
             _clips(length=500), bank, num_classes=C, sampling=sampling, return_info=True,
