@@ -269,8 +269,9 @@ def test_a_hugging_face_dataset_as_the_bank():
     bank = datasets.Dataset.from_dict(columns).with_format("torch")
     ds = BankMixDataset(
         _clips(), bank, WaveformMixup(alpha=1.0, num_classes=C, generator=0), targets="union",
-        sampling="balanced", bank_categories=columns["labels"], return_info=True,
+        sampling="balanced", bank_categories=bank["labels"], return_info=True,
     )  # fmt: skip
+    assert len(ds.bank_groups) == 3  # the column's values are the categories
     for i in range(6):
         _, target, info = ds[i]
         assert (

@@ -429,6 +429,10 @@ class BankMixDataset(MixupDataset):
                     "`bank_categories` must have one entry per bank item: "
                     f"{len(bank_categories)} != {len(self.bank)}."
                 )
+            # 0-d tensors and arrays (a torch-formatted column) hash by identity: their values.
+            bank_categories = [
+                c.item() if getattr(c, "ndim", None) == 0 else c for c in bank_categories
+            ]
             names = list(dict.fromkeys(bank_categories))
             index = {name: k for k, name in enumerate(names)}
             ids = torch.tensor([index[c] for c in bank_categories])
