@@ -23,6 +23,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "audiomix_api",
+    "audiomix_recipe",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "gallery/README.rst", "**/GALLERY_HEADER.rst"]
