@@ -12,9 +12,10 @@ scaling; train accuracy against noisy and clean labels), ``results.json`` and th
 ``learning_curves.png``, ``reliability.png``, ``confusion.png`` and ``mixed_examples.png``.
 
 Resumable at run granularity: a run whose ``metrics.json`` matches its config is skipped, an
-interrupted one continues from its last checkpoint. Runs go to ``--jobs`` worker processes
-(``--threads`` torch threads each); on two cores, two single-threaded jobs are faster than one
-two-threaded job (see the recipe README).
+interrupted one continues from its last checkpoint. Runs go to worker processes chosen from the
+machine (:func:`choose_layout`: one per GPU, else one single-threaded job per core, spare cores
+as threads), or ``--jobs`` × ``--threads``. The command measures its own wall time and samples
+the machine's load average while it runs; both go to ``results.md``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import statistics
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +49,19 @@ from .config import (
 from .mixers import MIXERS
 from .report import write_results
 from .splits import prepare_data
-from .train import run
+from .train import machine_info, run
 
-__all__ = ["METHOD_PRESETS", "load_runs", "main", "method_overrides", "run_comparison", "run_name"]
+__all__ = [
+    "METHOD_PRESETS",
+    "Layout",
+    "available_cores",
+    "choose_layout",
+    "load_runs",
+    "main",
+    "method_overrides",
+    "run_comparison",
+    "run_name",
+]
 
 # Method name in the table -> config overrides. Any other name is taken as a mixer of the
 # registry (mixers.MIXERS), with "+rms" for loudness normalisation before mixing.
@@ -60,7 +74,7 @@ METHOD_PRESETS: dict[str, dict[str, Any]] = {
     # Linear in dB (as PANNs and PaSST mix log-mels), against the library's power-domain default.
     "spectrogram-db": {"mixup.method": "spectrogram", "mixup.spec_domain": "input"},
 }
-DEFAULT_METHODS = ("none", "waveform", "waveform+rms", "spectrogram")
+DEFAULT_METHODS = ("none", "waveform+rms", "spectrogram+rms")
 DEFAULT_NOISE = (0.0, 0.4)
 DEFAULT_SEEDS = (0, 1, 2)
 QUICK_METHODS = ("none", "waveform", "spectrogram")
@@ -138,9 +152,95 @@ def _run_one(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"metrics": metrics, "seconds": time.perf_counter() - started}
 
 
-def _worker_init(threads: int) -> None:
+@dataclass(frozen=True)
+class Layout:
+    """How a comparison spreads over the machine: ``jobs`` worker processes with ``threads``
+    torch threads each, and the GPU of each job (empty on a CPU-only machine)."""
+
+    jobs: int
+    threads: int
+    gpus: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        where = f", one GPU each ({len(self.gpus)} GPUs)" if self.gpus else ""
+        return f"{self.jobs} job(s) x {self.threads} thread(s){where}"
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def choose_layout(
+    runs: int,
+    *,
+    cores: int | None = None,
+    gpus: int | None = None,
+    jobs: int | None = None,
+    threads: int | None = None,
+) -> Layout:
+    """Jobs × threads for ``runs`` runs on this machine, unless given.
+
+    With GPUs: one job per GPU (at most one per run), the cores shared out as threads. On CPUs
+    only: one single-threaded job per core (at most one per run), then the spare cores as
+    threads: separate processes scale better than threads for networks this small
+    (``model_speed.py`` measures both layouts).
+
+    Args:
+        runs (int): runs to train (>= 1).
+        cores (int or None): usable cores (default: :func:`available_cores`).
+        gpus (int or None): GPUs (default: ``torch.cuda.device_count()``).
+        jobs (int or None): a fixed number of jobs.
+        threads (int or None): a fixed number of threads per job.
+
+    Returns:
+        Layout: the jobs, threads and GPUs.
+
+    Example:
+        >>> choose_layout(18, cores=2, gpus=0)
+        Layout(jobs=2, threads=1, gpus=())
+        >>> choose_layout(18, cores=64, gpus=0)
+        Layout(jobs=18, threads=3, gpus=())
+        >>> choose_layout(18, cores=32, gpus=4)
+        Layout(jobs=4, threads=8, gpus=(0, 1, 2, 3))
+    """
+    for name, value in (("runs", runs), ("jobs", jobs), ("threads", threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"`{name}` must be >= 1, but got {value}.")
+    cores = available_cores() if cores is None else cores
+    gpus = torch.cuda.device_count() if gpus is None else gpus
+    if jobs is None:
+        jobs = min(runs, gpus) if gpus > 0 else min(runs, cores)
+    devices = tuple(i % gpus for i in range(jobs)) if gpus > 0 else ()
+    return Layout(jobs, threads or max(1, cores // jobs), devices)
+
+
+def _worker_init(threads: int, gpus: Any) -> None:
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    if gpus is not None:  # each job takes the next GPU; before CUDA starts, so it is cuda:0
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+
+
+class _LoadSampler(threading.Thread):
+    """Samples the 1-minute load average every ``every`` seconds until stopped."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.every = every
+        self.samples: list[float] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> list[float]:
+        self._stop_event.set()
+        self.join()
+        return self.samples
 
 
 def run_comparison(
@@ -150,24 +250,30 @@ def run_comparison(
     methods: Sequence[str],
     noises: Sequence[float],
     seeds: Sequence[int],
-    jobs: int,
-    threads: int,
+    layout: Layout | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Prepares the data, runs every missing run, returns timing information."""
+    """Prepares the data, runs every missing run (in ``layout``'s worker processes, chosen
+    from the machine when None), returns timing information."""
     started = time.perf_counter()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out.mkdir(parents=True, exist_ok=True)
     prepare_data(base, progress=not quiet)
     data_seconds = time.perf_counter() - started
-    tasks = _task_configs(base, out, methods, noises, seeds, threads)
+    runs = len(methods) * len(noises) * len(seeds)
+    # From the whole comparison, not from what is left of it: the threads are part of each
+    # run's config, so a resumed comparison on the same machine finds its finished runs.
+    layout = layout or choose_layout(max(1, runs))
+    tasks = _task_configs(base, out, methods, noises, seeds, layout.threads)
     pending = [t for t in tasks if not _is_done(t[4])]
     if not quiet:
-        log(
-            f"{len(tasks)} runs ({len(tasks) - len(pending)} already done), {jobs} job(s) x "
-            f"{threads} thread(s) -> {out}"
-        )
+        done = len(tasks) - len(pending)
+        log(f"{len(tasks)} runs ({done} already done), {layout.describe()} -> {out}")
     bar = progress(len(pending), "runs", disable=quiet)
     failures: list[str] = []
+    sampler = _LoadSampler()
+    if load_start is not None:
+        sampler.start()
 
     def report(name: str, result: dict[str, Any]) -> None:
         bar.update(1)
@@ -179,14 +285,22 @@ def run_comparison(
                 file=sys.stderr,
             )
 
-    if jobs <= 1:
-        _worker_init(threads)
+    if (layout.jobs <= 1 or len(pending) <= 1) and not layout.gpus:
+        _worker_init(layout.threads, None)
         for name, *_, cfg in pending:
             report(name, _run_one(cfg))
     elif pending:
         ctx = multiprocessing.get_context("spawn")
+        gpus = None
+        if layout.gpus:
+            gpus = ctx.Manager().Queue()
+            for device in layout.gpus:
+                gpus.put(device)
         with cf.ProcessPoolExecutor(
-            jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)
+            min(layout.jobs, len(pending)),
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(layout.threads, gpus),
         ) as pool:
             futures = {pool.submit(_run_one, cfg): name for name, *_, cfg in pending}
             for future in cf.as_completed(futures):
@@ -197,21 +311,22 @@ def run_comparison(
                     failures.append(f"{name}: {type(err).__name__}: {err}")
                     bar.write(f"{name} FAILED: {err}", file=sys.stderr)
     bar.close()
+    samples = sampler.stop() if load_start is not None else []
     if failures:
         raise RuntimeError("some runs failed:\n" + "\n".join(failures))
     return {
         "total_runs": len(tasks),
         "ran": len(pending),
-        "jobs": jobs,
-        "threads": threads,
+        "jobs": layout.jobs,
+        "threads": layout.threads,
+        "gpus": len(set(layout.gpus)),
         "data_seconds": data_seconds,
         "wall_seconds": time.perf_counter() - started,
+        "load_start": load_start,
+        "load_mean": statistics.fmean(samples) if samples else None,
+        "load_max": max(samples) if samples else None,
+        "machine": machine_info(),
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Aggregation and the report
-# --------------------------------------------------------------------------------------------
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
@@ -286,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=None,
-        help="parallel runs (default: 2 on >= 2 cores, else 1; 1 with --quick)",
+        help="parallel runs (default: one per GPU, else one per core, at most one per run; "
+        "1 with --quick)",
     )
     p.add_argument(
         "--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)"
@@ -340,10 +456,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_parser().error(str(err))
     noises = args.noise or list(QUICK_NOISE if args.quick else DEFAULT_NOISE)
     seeds = args.seeds or list(QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
-    cores = os.cpu_count() or 1
     # --quick: one process (spawning workers costs more than the tiny runs).
-    jobs = args.jobs or (2 if cores >= 2 and not args.quick else 1)
-    threads = args.threads or max(1, cores // jobs)
+    jobs = 1 if args.quick and args.jobs is None else args.jobs
+    try:
+        layout = choose_layout(
+            len(methods) * len(noises) * len(seeds), jobs=jobs, threads=args.threads
+        )
+    except ValueError as err:
+        build_parser().error(str(err))
     out = args.out or Path("runs/kws/compare-quick" if args.quick else "runs/kws/compare")
     command = "python -m recipes.speech_commands.compare " + " ".join(
         sys.argv[1:] if argv is None else list(argv)
@@ -356,22 +476,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             methods=methods,
             noises=noises,
             seeds=seeds,
-            jobs=jobs,
-            threads=threads,
+            layout=layout,
             quiet=args.quiet,
         )
     root = prepare_data(base, progress=False)
     runs = load_runs(out, methods, noises, seeds)
     if timing is not None:
         timing["command"] = command.strip()
-        (out / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
     elif (out / "timing.json").exists():
         # --report-only: the report describes the invocation that trained the runs.
         timing = json.loads((out / "timing.json").read_text())
         command = timing.get("command", command)
     path = write_results(out, runs, base, timing, command.strip(), root=root)
+    if timing is not None and not args.report_only:
+        (out / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
     if not args.quiet:
-        log(f"wrote {path}" + (f" ({timing['wall_seconds']:.0f} s)" if timing else ""))
+        total = timing["wall_seconds"] + timing["report_seconds"] if timing else None
+        log(f"wrote {path}" + (f" ({total / 60:.1f} min)" if total else ""))
         print(
             path.read_text().split("## Results")[1].split("##")[0]
             if "## Results" in path.read_text()

@@ -3,7 +3,8 @@
 ``tcresnet`` (default; ~65 k parameters at ``width=16``, ~1.3 M multiply-adds per 1 s clip)
     TC-ResNet8 (Choi et al., 2019, "Temporal Convolution for Real-time Keyword Spotting on
     Mobile Devices"): the mel bins are the channels of 1-D convolutions over time, so every
-    layer sees the whole spectrum and the feature maps are short sequences. A 3-tap stem
+    layer sees the whole spectrum and the feature maps are short sequences. Each bin's mean
+    over time is removed first (cepstral mean normalisation). A 3-tap stem
     convolution to ``width`` channels, three residual blocks of two 9-tap convolutions
     (1.5×, 2×, 3× ``width`` channels, each block halving the time axis), average pooling over
     time, dropout, linear. ``blocks=2`` gives TC-ResNet14 (a second, unstrided block per stage).
@@ -184,6 +185,10 @@ class _TCResNet(nn.Module):
         self.out_channels = chans[-1]
 
     def forward(self, x: Tensor) -> Tensor:
+        # Each mel bin's mean over time removed (cepstral mean normalisation, in log-mels): a
+        # speaker's or a channel's fixed spectral tilt goes before the first convolution mixes
+        # the bins, which this network, unlike a 2-D CNN, cannot undo by shifting in frequency.
+        x = x - x.mean(dim=2, keepdim=True)
         return self.blocks(self.stem(x)).mean(dim=2)
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,31 @@ __all__ = [
     "write_results",
 ]
 
-_COLUMNS = (
-    ("test accuracy (%)", lambda m: 100 * m["test"]["accuracy"], 1),
-    ("test NLL", lambda m: m["test"]["nll"], 3),
-    ("test ECE", lambda m: m["test"]["ece"], 3),
-    ("NLL, T-scaled", lambda m: m["test"]["nll_ts"], 3),
-    ("ECE, T-scaled", lambda m: m["test"]["ece_ts"], 3),
-    ("T", lambda m: m["test"]["temperature"], 2),
-    ("train acc, noisy labels (%)", lambda m: 100 * m["train"]["accuracy_noisy"], 1),
-    ("train acc, clean labels (%)", lambda m: 100 * m["train"]["accuracy_clean"], 1),
+
+def _flipped_fit(r: dict[str, Any]) -> float | None:
+    share = r["metrics"]["train"].get("flipped_accuracy_noisy")
+    return None if share is None else 100 * share
+
+
+def _val_drop(r: dict[str, Any]) -> float | None:
+    """Last-epoch validation accuracy minus the best epoch's, in points (0: converged there)."""
+    curve = [row["val_accuracy"] for row in r.get("history") or [] if "val_accuracy" in row]
+    return 100 * (curve[-1] - max(curve)) if curve else None
+
+
+# Column header, value of a run (None: not measured, e.g. flipped labels without label noise),
+# decimals.
+_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], float | None], int], ...] = (
+    ("test accuracy (%)", lambda r: 100 * r["metrics"]["test"]["accuracy"], 1),
+    ("test NLL", lambda r: r["metrics"]["test"]["nll"], 3),
+    ("test ECE", lambda r: r["metrics"]["test"]["ece"], 3),
+    ("NLL, T-scaled", lambda r: r["metrics"]["test"]["nll_ts"], 3),
+    ("ECE, T-scaled", lambda r: r["metrics"]["test"]["ece_ts"], 3),
+    ("T", lambda r: r["metrics"]["test"]["temperature"], 2),
+    ("train acc, noisy labels (%)", lambda r: 100 * r["metrics"]["train"]["accuracy_noisy"], 1),
+    ("train acc, clean labels (%)", lambda r: 100 * r["metrics"]["train"]["accuracy_clean"], 1),
+    ("flipped labels fitted (%)", _flipped_fit, 1),
+    ("val acc, last − best epoch (points)", _val_drop, 1),
 )
 
 
@@ -55,13 +70,16 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         sel = [r for r in runs if r["label"] == label and r["noise"] == noise]
         row: dict[str, Any] = {"method": label, "noise": noise, "seeds": [r["seed"] for r in sel]}
         for name, get, _ in _COLUMNS:
-            row[name] = _mean_std([get(r["metrics"]) for r in sel])
+            values = [get(r) for r in sel]
+            row[name] = None if None in values else _mean_std(values)
         row["seconds"] = statistics.fmean([r["info"].get("wall_seconds", math.nan) for r in sel])
         rows.append(row)
     return rows
 
 
-def _fmt(ms: tuple[float, float | None], digits: int, *, sign: bool = False) -> str:
+def _fmt(ms: tuple[float, float | None] | None, digits: int, *, sign: bool = False) -> str:
+    if ms is None:
+        return "—"
     mean = f"{ms[0]:+.{digits}f}" if sign else f"{ms[0]:.{digits}f}"
     return mean if ms[1] is None else f"{mean} ± {ms[1]:.{digits}f}"
 
@@ -172,9 +190,14 @@ def write_results(
     *,
     root: Path | None = None,
 ) -> Path:
-    """``results.md``, ``results.json`` and the figures in ``out``."""
+    """``results.md``, ``results.json`` and the figures in ``out``.
+
+    ``timing`` (from ``compare.run_comparison``) gains ``report_seconds``, the time this
+    function took up to writing ``results.md``, unless it holds it already.
+    """
     from . import plots
 
+    started = time.perf_counter()
     rows = aggregate(runs)
     figures: list[tuple[str, str]] = []
     if runs:
@@ -238,6 +261,7 @@ def write_results(
     if m0:
         lines += _setup_lines(runs, base, applied, seeds)
     if timing:
+        timing.setdefault("report_seconds", time.perf_counter() - started)
         lines += _timing_lines(runs, rows, timing)
     spread = "mean ± std over seeds" if len(seeds) > 1 else "one seed: no spread"
     lines += ["", f"## Results ({spread})", "", results_table(rows), ""]
@@ -329,16 +353,34 @@ def _setup_lines(
 def _timing_lines(
     runs: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]], timing: dict[str, Any]
 ) -> list[str]:
+    """The machine, the wall time of the invocation and the load it ran under."""
     infos = [r["info"] for r in runs if r["info"]]
-    cpu = infos[0].get("cpu_model", platform.processor() or platform.machine()) if infos else "?"
+    machine = timing.get("machine") or (infos[0] if infos else {})
+    gpus = machine.get("gpus") or []
+    memory = machine.get("memory_gib")
+    layout = f"{timing['jobs']} job(s) x {timing['threads']} thread(s)" + (
+        ", one GPU each" if timing.get("gpus") else ""
+    )
+    total = timing["wall_seconds"] + timing.get("report_seconds", 0.0)
+    per_run = statistics.fmean([r["seconds"] for r in rows]) if rows else 0.0
     lines = [
-        f"- machine: {cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}; "
-        f"{timing['jobs']} job(s) x {timing['threads']} thread(s)",
-        f"- wall time of this invocation: {timing['wall_seconds'] / 60:.1f} min "
-        f"({timing['ran']} of {timing['total_runs']} runs trained, data preparation "
-        f"{timing['data_seconds']:.0f} s); mean wall time per run "
-        f"{statistics.fmean([r['seconds'] for r in rows]) if rows else 0:.0f} s",
+        f"- machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} CPU cores "
+        f"({machine.get('cpus_available', '?')} usable)"
+        + (f", {memory:.0f} GiB" if memory else "")
+        + (f", GPUs: {', '.join(gpus)}" if gpus else ", no GPU")
+        + f"; torch {machine.get('torch', '?')}; {layout}",
+        f"- wall time of this invocation: **{total / 60:.1f} min**, measured by the command from "
+        f"its start to `results.md` ({timing['ran']} of {timing['total_runs']} runs trained; "
+        f"data preparation {timing['data_seconds']:.0f} s, report and figures "
+        f"{timing.get('report_seconds', 0.0):.0f} s); mean wall time per run {per_run:.0f} s",
     ]
+    if timing.get("load_mean") is not None:
+        lines.append(
+            f"- 1-minute load average: {timing['load_start']:.1f} at the start, "
+            f"{timing['load_mean']:.1f} on average while the runs ran (at most "
+            f"{timing['load_max']:.1f}; sampled every 10 s, the comparison's own "
+            f"{timing['jobs']} job(s) included)"
+        )
     shares = [
         i["robustness_seconds"] / i["wall_seconds"]
         for i in infos

@@ -65,13 +65,21 @@ def cpu_model() -> str:
 
 
 def machine_info() -> dict[str, Any]:
-    """Host, CPU model, cores (all, and available to this process), platform and torch."""
+    """Host, CPU model, cores (all, and available to this process), memory, GPUs, platform and
+    torch."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, ValueError, OSError):  # not on every OS
+        memory = None
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {
         "host": socket.gethostname(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_available": available,
+        "memory_gib": memory,
+        "gpus": gpus,
         "platform": platform.platform(),
         "torch": torch.__version__,
     }

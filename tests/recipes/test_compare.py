@@ -138,3 +138,30 @@ def test_aggregate_mean_std_and_deltas():
     delta = report.delta_table(runs)  # paired by seed: +10, +8, +6 points
     assert "| 0% | spectrogram | clean | +8.0 ± 2.0 | -0.080 ± 0.020 | +0.000 ± 0.000 |" in delta
     assert delta.rstrip().endswith("| 3 of 3 |")
+
+
+@pytest.mark.parametrize(
+    "runs, cores, gpus, expected",
+    [
+        (18, 2, 0, (2, 1, ())),  # this machine: one single-threaded job per core
+        (18, 1, 0, (1, 1, ())),
+        (1, 8, 0, (1, 8, ())),  # one run: all cores as threads
+        (18, 64, 0, (18, 3, ())),  # more cores than runs: spare cores as threads
+        (18, 32, 4, (4, 8, (0, 1, 2, 3))),  # one job per GPU
+        (2, 32, 4, (2, 16, (0, 1))),
+    ],
+)
+def test_layout_follows_the_machine(runs, cores, gpus, expected):
+    layout = C.choose_layout(runs, cores=cores, gpus=gpus)
+    assert (layout.jobs, layout.threads, layout.gpus) == expected
+
+
+def test_layout_takes_given_jobs_and_threads():
+    assert C.choose_layout(18, cores=2, gpus=0, jobs=1) == C.Layout(1, 2)
+    assert C.choose_layout(18, cores=2, gpus=0, jobs=1, threads=1) == C.Layout(1, 1)
+    with pytest.raises(ValueError, match="`jobs` must be >= 1, but got 0"):
+        C.choose_layout(18, jobs=0)
+    with pytest.raises(ValueError, match="`threads` must be >= 1, but got -1"):
+        C.choose_layout(18, threads=-1)
+    with pytest.raises(ValueError, match="`runs` must be >= 1, but got 0"):
+        C.choose_layout(0)

@@ -78,13 +78,15 @@ def _args(data: Path, run_dir: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def comparison(vocabulary: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One seed of none and waveform mixup on the own vocabulary, through compare.py."""
+    """One seed of none and waveform mixup on the own vocabulary, through compare.py, with the
+    augmentations of ``make kws-augmented`` asked for (background noise cannot run here)."""
     out = tmp_path_factory.mktemp("cmp") / "out"
     argv = [
         "--data-dir", str(vocabulary), "--out", str(out), "--quiet", "--methods", "none",
         "waveform", "--noise", "0", "--seeds", "0", "--jobs", "1", "--threads", "1",
         "--set", f"data.keywords={KEYWORDS}", "--set", "model.width=4", "--set", "train.epochs=1",
         "--set", "eval.train_subset=8", "--set", "train.batch_size=8",
+        "--set", "augment.noise_prob=0.8", "--set", "augment.time_shift_ms=100.0",
     ]  # fmt: skip
     with pytest.warns(UserWarning, match="no background-noise augmentation"):
         assert C.main(argv) == 0
