@@ -254,3 +254,18 @@ def test_dataset_rules_in_forked_workers():
 @pytest.mark.parametrize("method", [m for m in START_METHODS if m != "fork"])
 def test_dataset_rules_in_spawned_workers(method):
     _check_workers(method)
+
+
+def test_frame_targets_of_different_lengths_list_the_classes_active_anywhere():
+    frames = [torch.zeros(5, C), torch.zeros(8, C), torch.zeros(3, C), torch.zeros(6, C)]
+    frames[0][1:3, 0] = 1.0
+    frames[1][6, 0] = 0.5  # class 0, late: shares it with item 0
+    frames[2][:, 2] = 1.0
+    # item 3 is silent: no class, so it shares none with anyone
+    table = ItemClasses(frames, 4, multilabel=True)
+    assert [table.classes(i).tolist() for i in range(4)] == [[0], [0], [2], []]
+    g = _gen(0)
+    assert {table.draw(0, "same_class", g) for _ in range(20)} == {1}
+    assert table.draw(3, "same_class", g) is None
+    assert {table.draw(3, "other_class", g) for _ in range(50)} == {0, 1, 2}
+    assert table.agrees(1, frames[1]) and not table.agrees(2, frames[0])
