@@ -240,6 +240,12 @@ def shift_frames(y: Tensor, shift: Tensor, hop: object = None) -> Tensor:
     return _shifted(_with_zero_row(y), y.shape, rows, shift, check_hop(hop), None)
 
 
+def _clear_after(y: Tensor, valid: Tensor) -> Tensor:
+    """``y`` (batch, frames, ...) with the frames at and past ``valid[i]`` set to 0."""
+    keep = torch.arange(y.shape[1], device=y.device) < valid.unsqueeze(1)
+    return y * keep.view(*keep.shape, *[1] * (y.ndim - 2)).to(y.dtype)
+
+
 def _with_zero_row(y: Tensor) -> Tensor:
     """``y`` as (batch · frames, rest) rows with a row of zeros appended: indices that point
     outside a clip (before it, past its valid frames) take that row, so one ``index_select``
@@ -389,18 +395,25 @@ def mix_frames(
                 [0.5000, 0.5000]])
     """
     hop = check_hop(hop)
-    tmap = tmap.to(y.device)
+    if tmap.perm.device != y.device:
+        tmap = tmap.to(y.device)
     b, f = y.shape[0], y.shape[1]
     valid = None if lengths is None else target_lengths(lengths.to(y.device), hop, f)
-    moved = valid is not None or bool(tmap.own_shift.any()) or bool(tmap.partner_shift.any())
-    if moved:
+    if valid is not None and not bool((valid < f).any()):
+        valid = None  # every clip fills the frames: nothing to clear
+    partner_valid = None if valid is None else valid.index_select(0, tmap.perm)
+    table = None
+    if bool(tmap.own_shift.any()):
         table = _with_zero_row(y)
-        rows = torch.arange(b, device=y.device)
-        own = _shifted(table, y.shape, rows, tmap.own_shift, hop, valid)
-        partner_valid = None if valid is None else valid.index_select(0, tmap.perm)
+        own = _shifted(table, y.shape, torch.arange(b, device=y.device), tmap.own_shift, hop, valid)
+    else:
+        own = y if valid is None else _clear_after(y, valid)
+    if bool(tmap.partner_shift.any()):
+        table = _with_zero_row(y) if table is None else table
         partner = _shifted(table, y.shape, tmap.perm, tmap.partner_shift, hop, partner_valid)
     else:
-        own, partner = y, y.index_select(0, tmap.perm)
+        partner = y.index_select(0, tmap.perm)
+        partner = partner if partner_valid is None else _clear_after(partner, partner_valid)
     extra = [1] * (y.ndim - 2)
     if tmap.blend and not union:
         return torch.lerp(partner, own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
