@@ -116,4 +116,5 @@ class RandomStream:
     def load_state(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["rng_state"])
         self.base_seed = int(state["base_seed"])
-        self._context = tuple(state["context"])  # type: ignore[assignment]
+        worker, rank = state["context"]
+        self._context = (worker, rank)

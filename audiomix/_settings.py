@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 import torch
@@ -28,7 +29,8 @@ def _user_level() -> int:
     """``stacklevel`` of the first frame outside audiomix, for warnings about the caller's
     arguments (constructors reach this through a varying number of audiomix frames)."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
@@ -73,7 +75,7 @@ class MixSettings:
         self.p = p
         if self.p == 0.0:
             warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=_user_level())
-        if alpha is not None and self.alpha > 1e3:
+        if alpha is not None and float(self._shared[_ALPHA]) > 1e3:
             warnings.warn(
                 f"{owner}: `alpha`={self.alpha} puts every weight at about 0.5.",
                 UserWarning,

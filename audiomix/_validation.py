@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -189,10 +190,11 @@ def check_fade(fade: object, mode: str = "time") -> int:
 
 def check_snr_range(snr_db: object) -> tuple[float, float]:
     """``snr_db`` as a ``(low, high)`` pair of finite floats with ``low <= high``."""
+    pair: Any = snr_db
     if isinstance(snr_db, numbers.Real) and not isinstance(snr_db, bool):
-        snr_db = (snr_db, snr_db)
+        pair = (snr_db, snr_db)
     try:
-        lo, hi = (float(v) for v in snr_db)  # type: ignore[union-attr]
+        lo, hi = (float(v) for v in pair)
     except (TypeError, ValueError):
         raise TypeError(
             f"`snr_db` must be a number or a (low, high) pair of numbers in dB, but got {snr_db!r}."

@@ -23,9 +23,9 @@ def _clip_list(clips: Sequence[Tensor | np.ndarray], name: str = "clips") -> lis
         )
     if len(clips) == 0:
         raise ValueError(f"`{name}` is empty: nothing to batch.")
-    clips = [as_tensor(c, f"{name}[{i}]") for i, c in enumerate(clips)]
+    tensors: list[Tensor] = [as_tensor(c, f"{name}[{i}]") for i, c in enumerate(clips)]
     lead = None
-    for i, c in enumerate(clips):
+    for i, c in enumerate(tensors):
         if not isinstance(c, Tensor):
             raise TypeError(
                 f"`{name}[{i}]` must be a torch.Tensor or a NumPy array, but got "
@@ -42,12 +42,12 @@ def _clip_list(clips: Sequence[Tensor | np.ndarray], name: str = "clips") -> lis
                 f"`{name}` must share every dimension but time: `{name}[0]` has leading shape "
                 f"{tuple(lead)}, `{name}[{i}]` has {tuple(c.shape[:-1])}."
             )
-        if c.dtype != clips[0].dtype or c.device != clips[0].device:
+        if c.dtype != tensors[0].dtype or c.device != tensors[0].device:
             raise ValueError(
-                f"`{name}` must share dtype and device: `{name}[0]` is {clips[0].dtype} on "
-                f"{clips[0].device}, `{name}[{i}]` is {c.dtype} on {c.device}."
+                f"`{name}` must share dtype and device: `{name}[0]` is {tensors[0].dtype} on "
+                f"{tensors[0].device}, `{name}[{i}]` is {c.dtype} on {c.device}."
             )
-    return clips
+    return tensors
 
 
 def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:

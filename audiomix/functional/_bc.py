@@ -26,7 +26,6 @@ def sample_bc_params(
     batch_size: int,
     *,
     alpha: float = 1.0,
-    per_sample: bool = True,
     **pairing: Unpack[PairingOptions],
 ) -> BCMixParams:
     """Draws ratios ``r``, partners and offsets for between-class mixing.
@@ -39,8 +38,8 @@ def sample_bc_params(
     Args:
         batch_size (int): number of samples.
         alpha (float, optional): Beta(alpha, alpha) for ``r``. (Default: ``1.0``, uniform)
-        per_sample (bool, optional): one ``r`` per sample. (Default: ``True``, as in the paper)
-        **pairing: ``p``, ``lengths``, ``placement``, ``partner``, ``labels``, ``multilabel``,
+        **pairing: ``per_sample`` (one ``r`` per sample; here by default, as in the paper),
+            ``p``, ``lengths``, ``placement``, ``partner``, ``labels``, ``multilabel``,
             ``perm`` and ``generator``, as in :func:`sample_mix_params`.
 
     Returns:
@@ -53,7 +52,8 @@ def sample_bc_params(
         >>> bool((labels[params.perm] != labels).all())
         True
     """
-    base = sample_mix_params(batch_size, alpha=alpha, per_sample=per_sample, **pairing)
+    pairing.setdefault("per_sample", True)
+    base = sample_mix_params(batch_size, alpha=alpha, **pairing)
     return extend_params(base, BCMixParams)
 
 

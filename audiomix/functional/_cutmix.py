@@ -108,7 +108,7 @@ def _cut_boxes(
         t1 = torch.minimum(torch.maximum(t1, ov_start), ov_end)
     else:
         t0, t1 = ov_start, ov_end
-    if mode in ("freq", "box"):
+    if mode in ("freq", "box") and freq_center is not None:
         height = torch.round(side * num_freqs).to(torch.int64)
         fc = freq_center.to(device=device, dtype=torch.float64)
         center = torch.floor(fc * num_freqs).to(torch.int64)
@@ -122,8 +122,8 @@ def _cut_boxes(
     kept = 1.0 - area / (own.double() * num_freqs)
     # A sample pasted onto itself is unchanged, whatever the box.
     kept = torch.where(is_self(perm), 1.0, kept)
-    if mode == "time":
-        f0 = f1 = None  # a time band spans every other axis
+    if mode == "time":  # a time band spans every other axis
+        return CutBoxes(t0, t1, None, None, shift, kept.to(torch.float32))
     return CutBoxes(t0, t1, f0, f1, shift, kept.to(torch.float32))
 
 
@@ -186,7 +186,7 @@ def _paste_block(
     pos = torch.arange(t, device=x.device)
     t0, t1 = boxes.time_start[block].unsqueeze(1), boxes.time_end[block].unsqueeze(1)
     tmask = (pos >= t0) & (pos < t1)
-    if freq:
+    if freq and boxes.freq_start is not None and boxes.freq_end is not None:
         bins = torch.arange(x.shape[-2], device=x.device)
         f0, f1 = boxes.freq_start[block].unsqueeze(1), boxes.freq_end[block].unsqueeze(1)
         fmask = (bins >= f0) & (bins < f1)
@@ -209,7 +209,7 @@ def _paste_rows(x: Tensor, perm: Tensor, boxes: CutBoxes, freq: bool, fade: int)
     """
     out = x.clone()
     fields = [boxes.time_start, boxes.time_end, boxes.shift, perm]
-    if freq:
+    if freq and boxes.freq_start is not None and boxes.freq_end is not None:
         fields += [boxes.freq_start, boxes.freq_end]
     table = torch.stack([f.to(torch.int64) for f in fields], dim=1).tolist()
     # The ramps of every cut longer than 2 * fade: weights k / (fade + 1), k = 1..fade, rising

@@ -187,7 +187,7 @@ def _take(
                 if d0 + lo < d1:
                     dst[k - i0, lo:].copy_(src[s + d0 + lo : s + d1])
         bits.bitwise_and_(m)
-    if side.fill is not None:  # where the mask is 0 the bits are 0: OR the fill in
+    if side.fill is not None and spare is not None:  # mask 0 leaves bits 0: OR the fill in
         torch.bitwise_not(m, out=mask8[2].unsqueeze(1))
         torch.bitwise_and(mask8[2].unsqueeze(1), side.fill[i0:i1].view(-1, 1, 1), out=spare)
         bits.bitwise_or_(spare)

@@ -33,12 +33,12 @@ def rms_db(
         >>> rms_db(np.full((1, 100), 0.1, dtype=np.float32))
         tensor([-20.])
     """
-    waveform = as_tensor(waveform, "waveform")
-    lengths = as_tensor(lengths, "lengths")
-    check_audio(waveform, "waveform", min_ndim=1, layout="(batch, ..., time)", check_finite=False)
-    if lengths is not None:
-        check_lengths(lengths, waveform.shape[0], waveform.shape[-1])
-    power = mean_power(waveform, lengths).float()
+    wave: Tensor = as_tensor(waveform, "waveform")
+    valid: Tensor | None = as_tensor(lengths, "lengths")
+    check_audio(wave, "waveform", min_ndim=1, layout="(batch, ..., time)", check_finite=False)
+    if valid is not None:
+        check_lengths(valid, wave.shape[0], wave.shape[-1])
+    power = mean_power(wave, valid).float()
     return 10.0 * torch.log10(power.clamp_min(eps))
 
 
@@ -96,11 +96,11 @@ def normalize_rms(
     """
     if max_gain_db < 0:
         raise ValueError(f"`max_gain_db` must be >= 0, but got {max_gain_db}.")
-    waveform = as_tensor(waveform, "waveform")
-    level = rms_db(waveform, lengths=lengths, eps=eps)
+    wave: Tensor = as_tensor(waveform, "waveform")
+    level = rms_db(wave, lengths=lengths, eps=eps)
     gain_db = (target_db - level).clamp_max(max_gain_db)
-    gain = torch.pow(10.0, gain_db / 20.0).view(-1, *[1] * (waveform.ndim - 1))
-    if waveform.dtype in (torch.float16, torch.bfloat16):
+    gain = torch.pow(10.0, gain_db / 20.0).view(-1, *[1] * (wave.ndim - 1))
+    if wave.dtype in (torch.float16, torch.bfloat16):
         # A gain beyond 65504 (96 dB) is Inf in float16, although its product may not be.
-        return (waveform.float() * gain).to(waveform.dtype)
-    return waveform * gain.to(waveform.dtype)
+        return (wave.float() * gain).to(wave.dtype)
+    return wave * gain.to(wave.dtype)

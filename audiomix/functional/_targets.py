@@ -94,9 +94,9 @@ def prepare_targets(
     if validate and targets.numel():
         if not bool(torch.isfinite(targets).all()):
             raise ValueError("`labels` contain NaN or Inf values.")
-        lo, hi = float(targets.min()), float(targets.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(f"`labels` must lie in [0, 1], but got values in [{lo}, {hi}].")
+        low, high = float(targets.min()), float(targets.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"`labels` must lie in [0, 1], but got values in [{low}, {high}].")
         if not multilabel:
             sums = targets.double().sum(dim=1)
             tol = 1e-2 if targets.dtype in (torch.float16, torch.bfloat16) else 1e-4

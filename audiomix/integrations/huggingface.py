@@ -99,9 +99,9 @@ class _CleanCollate:
         c = self.collator
         collated = c._collate(batch)
         if not isinstance(collated, Mapping):
-            out = list(c._mix_collated(collated))
-            out[1] = collated[1]
-            return tuple(out)
+            fields = list(c._mix_collated(collated))
+            fields[1] = collated[1]
+            return tuple(fields)
         out = dict(collated)
         x, lengths = collated.get(c.input_key), collated.get(c.lengths_key)
         if x is None:

@@ -47,12 +47,12 @@ class BCMix(Mixer):
     Args:
         sample_rate (int): in Hz, for the A-weighting.
         alpha (float, optional): Beta concentration of ``r``. (Default: ``1.0``, uniform)
-        per_sample (bool, optional): one ``r`` per sample. (Default: ``True``)
         n_fft (int or None, optional): gain frame length. (Default: the power of two nearest
             100 ms: 2048 at 16 kHz)
         min_db (float, optional): gain floor in dB. (Default: ``-80.0``)
         num_classes (int or None, optional): needed when labels are class indices.
-        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`).
+        **options: the arguments every mixer shares (:class:`~audiomix.transforms.Mixer`);
+            here ``per_sample`` defaults to ``True`` (one ``r`` per sample, as in the paper).
             The paper mixes clips of two different classes: ``partner="other_class"`` (the
             labels are then read on the host; samples with no other class in the batch stay
             unmixed).
@@ -74,12 +74,12 @@ class BCMix(Mixer):
         alpha: float = 1.0,
         num_classes: int | None = None,
         *,
-        per_sample: bool = True,
         n_fft: int | None = None,
         min_db: float = -80.0,
         **options: Unpack[MixerOptions],
     ) -> None:
-        super().__init__(alpha, num_classes, per_sample=per_sample, **options)
+        options.setdefault("per_sample", True)  # one r per sample, as in the paper
+        super().__init__(alpha, num_classes, **options)
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
             raise TypeError(
                 f"`sample_rate` must be a number, but got {type(sample_rate).__name__}."
