@@ -106,3 +106,32 @@ def test_manifold_mixup_moves_frame_targets_with_the_input():
     _, targets, _ = mm(x, y, lengths)
     hook.remove()
     torch.testing.assert_close(targets[..., 0], _mass(mixed_in[0][:, 0]), atol=1e-6, rtol=0)
+
+
+def test_mixup_dataset_views_mixes_every_entry_with_one_draw():
+    items = _items(mapping=True)
+    for i, item in enumerate(items):
+        item["emb"] = torch.randn(4, item["events"].shape[0], generator=generator(i)).numpy()
+        item["weak"] = torch.as_tensor(item["events"]).amax(dim=0)
+        item["strong"] = i % 2 == 0
+        item["name"] = f"clip{i}"
+    views = {
+        "audio": "audio",
+        "events": "frame_targets",
+        "emb": View("frames", hop=HOP, time_dim=-1),
+        "weak": "clip_targets",
+        "strong": "strong",
+    }
+    mixer = WaveformMixup(alpha=1.0, multilabel=True, target_hop=HOP, placement="random")
+    ds = MixupDataset(items, mixer, views=views)
+    for i in range(len(ds)):
+        out = ds[i]
+        frames = out["audio"].shape[-1] // HOP
+        assert out["events"].shape == (frames, 2) and out["emb"].shape == (4, frames)
+        torch.testing.assert_close(out["events"][:, 0], _mass(out["audio"]), atol=1e-6, rtol=0)
+        assert out["name"] == f"clip{i}" and "lengths" not in out
+    ds.eval()
+    clean = ds[2]
+    assert torch.equal(clean["events"], torch.as_tensor(items[2]["events"]))
+    with pytest.raises(ValueError, match=re.escape("with `views`, items must be mappings")):
+        MixupDataset(_items(), mixer, views=views)[0]

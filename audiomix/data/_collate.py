@@ -135,7 +135,7 @@ def pad_collate(
     return x, lengths
 
 
-def _collate_views(
+def collate_views(
     batch: Sequence[Any], views: dict[str, View], *, frames_last: bool
 ) -> dict[str, Any]:
     """Mapping items to a batch: the audio and every time-aligned view right-padded with
@@ -282,7 +282,7 @@ class MixCollate(TrainEvalSwitch):
         if self.collate_fn is not None:
             return self.collate_fn(batch)
         if self.views is not None:
-            return _collate_views(
+            return collate_views(
                 batch, self.views, frames_last=bool(getattr(self.mixer, "frames_last", False))
             )
         if isinstance(batch, Sequence) and batch:

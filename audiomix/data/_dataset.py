@@ -12,9 +12,11 @@ from torch.utils.data import Dataset
 
 from .._settings import ForwardsSchedule
 from .._validation import check_choice
+from .._views import TIMED_KINDS, View, as_views, split_views
 from ..functional._alignment import pad_batch
 from ..functional._frames import target_lengths
 from ..transforms import Mixer, WaveformMixup
+from ._collate import _eval_mode, collate_views
 from ._items import TrainEvalSwitch, as_clip
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MixupDataset"]
 
+_LENGTHS = "lengths"  # where a pair's lengths go when the views name none
 _PAIR = torch.tensor([1, 0])  # the item (row 0) and its partner (row 1), each the other's
 
 
@@ -95,6 +98,12 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         input_key (str, optional): audio key of mapping items. (Default: ``"input_values"``)
         label_key (str, optional): label key of mapping items. (Default: ``"labels"``)
         check_finite (bool, optional): reject clips with NaN/Inf values. (Default: ``True``)
+        views (mapping or None, optional): for mapping items with several aligned entries
+            (audio, frame labels, clip labels, embeddings, masks, strong-label flags):
+            ``{key: View or kind}`` as in :meth:`~audiomix.transforms.Mixer.mix_views`. The
+            item and its partner are mixed with one draw and the item comes back with every
+            listed entry mixed, each time-aligned one with the mix's frames; ``input_key`` and
+            ``label_key`` are then unused. (Default: ``None``)
         **options: the default mixer's other arguments (``p``, ``label_smoothing``,
             ``multilabel``, ``union``, ``placement``, ``generator``, ``per_rank``, ...; see
             :class:`~audiomix.transforms.Mixer`).
@@ -125,6 +134,7 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         input_key: str = "input_values",
         label_key: str = "labels",
         check_finite: bool = True,
+        views: Mapping[str, Any] | None = None,
         **options: Unpack[MixerOptions],
     ) -> None:
         if unpack is not None and not callable(unpack):
@@ -177,6 +187,12 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         self.input_key = input_key
         self.label_key = label_key
         self.check_finite = bool(check_finite)
+        self.views = None
+        if views is not None:
+            spec = as_views(views)
+            if split_views(spec)[1] is None:
+                spec[_LENGTHS] = View("lengths")
+            self.views = spec
 
     def _scheduled_members(self) -> list[Mixer]:
         return [self.mixer]
@@ -291,6 +307,8 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
 
     def __getitem__(self, index: Any) -> Any:
         index = self._index(index)
+        if self.views is not None:
+            return self._views_item(index)
         x, y, item = self._item(index)
         self._check_label(index, y)
         if not self.training:
@@ -333,6 +351,67 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
                 keep = int(target_lengths(valid[:1], self.mixer.target_hop)[0])
             target = target[..., :keep] if self.mixer.frames_last else target[:keep]
         return self._output(item, mixed[0, ..., : int(valid[0])], target, partner, lam)
+
+    def _raw(self, index: int) -> Mapping[str, Any]:
+        item = self.dataset[index]
+        if self.unpack is not None:
+            item = self.unpack(item)
+        if not isinstance(item, Mapping):
+            raise ValueError(
+                f"with `views`, items must be mappings, but `dataset[{index}]` is "
+                f"{type(item).__name__}."
+            )
+        return item
+
+    def _views_item(self, index: int) -> dict[str, Any]:
+        """Item ``index`` with every view mixed with its partner's by one draw."""
+        item = self._raw(index)
+        frames_last = self.mixer.frames_last
+        mixing = self.training
+        if mixing:
+            partner = self._partner(index, self.mixer.generator)
+            params = self.mixer.sample_params(2, perm=_PAIR)
+            mixing = partner is not None and partner != index and bool(params.applied[0])
+        if not mixing:
+            batch = collate_views([item], self.views, frames_last=frames_last)
+            with _eval_mode(self.mixer):
+                out = self.mixer.mix_views(batch, self.views)
+            return self._view_row(out, [item], None)
+        other = self._raw(partner)
+        pair = collate_views([item, other], self.views, frames_last=frames_last)
+        lengths_key = split_views(self.views)[1]
+        params = self.mixer.place(params, pair[lengths_key])
+        out = self.mixer.mix_views(pair, self.views, params=params)
+        return self._view_row(out, [item, other], pair[lengths_key])
+
+    def _view_row(
+        self, out: Mapping[str, Any], items: list[Mapping[str, Any]], lengths: Tensor | None
+    ) -> dict[str, Any]:
+        """Row 0 of a mixed batch as an item: the audio cut to the mix's length, each
+        time-aligned view to the frames of the clip the mix lasts as long as."""
+        audio_key, lengths_key = split_views(self.views)
+        valid = int(out[lengths_key][0])
+        # The clip whose length the mix has (its own frames are the mix's frames).
+        source = 0 if lengths is None or valid == int(lengths[0]) else 1
+        row: dict[str, Any] = {}
+        for key, value in out.items():
+            view = self.views.get(key)
+            if key == lengths_key and key not in items[0]:
+                continue
+            if key == audio_key:
+                row[key] = value[0, ..., :valid]
+            elif view is not None and view.kind in TIMED_KINDS and key in items[source]:
+                last = view.time_dim == -1 or (
+                    view.kind == "frame_targets" and self.mixer.frames_last
+                )
+                raw = as_clip(items[source][key], f"`{key}`")
+                count = raw.shape[-1] if last else raw.shape[0]
+                row[key] = value[0, ..., :count] if last else value[0, :count]
+            elif isinstance(value, (Tensor, list, tuple)):
+                row[key] = value[0]
+            else:
+                row[key] = value
+        return row
 
     def _unmixed(self, y: Tensor) -> Tensor:
         """The targets of one unmixed item: clip (num_classes,) or frame (frames, classes)."""
