@@ -209,8 +209,9 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("TC-ResNet14, width 16", "Choi et al. 2019", _kws("tcresnet", 16, 2), False),
 )
 CHOSEN = "TC-ResNet8, width 16"
+REFERENCE = "CNN, width 24"  # the memorising study's network: the step times' unit
 # Where the PyTorch options are tried (compiling every candidate would take many minutes).
-OPTION_CANDIDATES = ("CNN, width 24", "CNN, width 24, stride-2 first conv", CHOSEN)
+OPTION_CANDIDATES = (REFERENCE, "CNN, width 24, stride-2 first conv", CHOSEN)
 
 
 def multiply_adds(net: nn.Module) -> float:
@@ -315,15 +316,35 @@ class SpeedResult:
 
 
 def measure(
-    *, batch: int = 64, rounds: int = 10, per_round: int = 3, quick: bool = False
+    *,
+    batch: int = 64,
+    rounds: int = 10,
+    per_round: int = 3,
+    quick: bool = False,
+    names: Sequence[str] | None = None,
+    layouts: bool = True,
 ) -> SpeedResult:
-    """Every measurement of the report (see the module docstring); ``quick`` skips
-    ``torch.compile`` and times few steps."""
+    """Every measurement of the report (see the module docstring).
+
+    Args:
+        batch (int): clips per training step. (Default: ``64``)
+        rounds (int): rounds of turns. (Default: ``10``)
+        per_round (int): steps of each candidate per turn. (Default: ``3``)
+        quick (bool): no ``torch.compile``, short layout runs. (Default: ``False``)
+        names (sequence of str or None): the candidates to time (default: all of
+            :data:`CANDIDATES`); the CNN at width 24, the reference, is always timed.
+        layouts (bool): time the jobs × threads layouts. (Default: ``True``)
+    """
+    known = [c.name for c in CANDIDATES]
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        raise ValueError(f"`names` must be among {known}, but got {unknown}.")
+    chosen = [c for c in CANDIDATES if names is None or c.name in names or c.name == REFERENCE]
     torch.manual_seed(0)
     torch.set_num_threads(1)
     result = SpeedResult(batch=batch, rounds=rounds, per_round=per_round)
     steps: dict[str, tuple[_Step, int]] = {}
-    for cand in CANDIDATES:
+    for cand in chosen:
         net = cand.build()
         result.rows.append(
             {
@@ -342,7 +363,7 @@ def measure(
 
     cores = os.cpu_count() or 1
     variants: dict[str, tuple[_Step, int]] = {}
-    for cand in CANDIDATES:
+    for cand in chosen:
         if cand.name not in OPTION_CANDIDATES:
             continue
         variants[f"{cand.name}|eager"] = (_Step(cand.build(), batch), 1)
@@ -368,7 +389,8 @@ def measure(
     for key, seconds in _interleaved(variants, rounds, per_round, "options").items():
         name, option = key.split("|")
         result.options.setdefault(name, {})[option] = seconds
-    result.layouts = _layouts(batch, 10 if quick else 60)
+    if layouts:
+        result.layouts = _layouts(batch, 10 if quick else 60)
     return result
 
 
@@ -383,7 +405,7 @@ def _ms(seconds: float | None) -> str:
 
 def report(result: SpeedResult, command: str) -> str:
     """The Markdown report of ``result``, with the machine and the load it ran under."""
-    ref = next(r["seconds"] for r in result.rows if r["name"] == "CNN, width 24")
+    ref = next(r["seconds"] for r in result.rows if r["name"] == REFERENCE)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cores = os.cpu_count() or 1
     lines = [
@@ -429,6 +451,8 @@ def report(result: SpeedResult, command: str) -> str:
             f"| {name} | {_ms(opt.get('eager'))} | {_ms(opt.get('channels_last'))} | "
             f"{_ms(opt.get('compile'))} | {compile_s} | {_ms(opt.get('threads'))} |"
         )
+    if not result.layouts:
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         f"## Layout: jobs × threads ({CHOSEN})",
