@@ -365,6 +365,9 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
 
     def _views_item(self, index: int) -> dict[str, Any]:
         """Item ``index`` with every view mixed with its partner's by one draw."""
+        views = self.views
+        if views is None:
+            raise RuntimeError("MixupDataset was built without `views`.")
         item = self._raw(index)
         frames_last = self.mixer.frames_last
         mixing = self.training
@@ -373,15 +376,15 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
             params = self.mixer.sample_params(2, perm=_PAIR)
             mixing = partner is not None and partner != index and bool(params.applied[0])
         if not mixing:
-            batch = collate_views([item], self.views, frames_last=frames_last)
+            batch = collate_views([item], views, frames_last=frames_last)
             with _eval_mode(self.mixer):
-                out = self.mixer.mix_views(batch, self.views)
+                out = self.mixer.mix_views(batch, views)
             return self._view_row(out, [item], None)
         other = self._raw(partner)
-        pair = collate_views([item, other], self.views, frames_last=frames_last)
-        lengths_key = split_views(self.views)[1]
+        pair = collate_views([item, other], views, frames_last=frames_last)
+        lengths_key = split_views(views)[1]
         params = self.mixer.place(params, pair[lengths_key])
-        out = self.mixer.mix_views(pair, self.views, params=params)
+        out = self.mixer.mix_views(pair, views, params=params)
         return self._view_row(out, [item, other], pair[lengths_key])
 
     def _view_row(
@@ -389,13 +392,14 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
     ) -> dict[str, Any]:
         """Row 0 of a mixed batch as an item: the audio cut to the mix's length, each
         time-aligned view to the frames of the clip the mix lasts as long as."""
-        audio_key, lengths_key = split_views(self.views)
+        views = self.views or {}
+        audio_key, lengths_key = split_views(views)
         valid = int(out[lengths_key][0])
         # The clip whose length the mix has (its own frames are the mix's frames).
         source = 0 if lengths is None or valid == int(lengths[0]) else 1
         row: dict[str, Any] = {}
         for key, value in out.items():
-            view = self.views.get(key)
+            view = views.get(key)
             if key == lengths_key and key not in items[0]:
                 continue
             if key == audio_key:

@@ -40,7 +40,8 @@ def check_hop(hop: object, name: str = "target_hop") -> Fraction | None:
         )
     if isinstance(hop, float) and not math.isfinite(hop):
         raise ValueError(f"`{name}` must be > 0, but got {hop}.")
-    value = Fraction(hop).limit_denominator(_MAX_DENOMINATOR)
+    exact = hop if isinstance(hop, (int, Fraction)) else float(hop)
+    value = Fraction(exact).limit_denominator(_MAX_DENOMINATOR)
     if value <= 0:
         raise ValueError(f"`{name}` must be > 0, but got {hop}.")
     return value
@@ -149,10 +150,22 @@ class TimeMap:
 
     def to(self, device: torch.device | str) -> TimeMap:
         """The map on ``device``."""
-        moved = {
-            k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()
-        }
-        return TimeMap(**moved)
+
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
+        return TimeMap(
+            self.perm.to(device),
+            self.own_shift.to(device),
+            self.partner_shift.to(device),
+            self.own_weight.to(device),
+            self.partner_weight.to(device),
+            move(self.span_start),
+            move(self.span_end),
+            move(self.span_share),
+            self.fade,
+            self.blend,
+        )
 
 
 def mixup_time_map(lam: Tensor, perm: Tensor, lengths: Tensor | None, offsets: Tensor | None):
@@ -349,7 +362,7 @@ def frame_weights(
 ) -> tuple[Tensor, Tensor]:
     """(batch, frames) or (batch, 1) weights of the own clip and of the partner per frame."""
     b = tmap.perm.shape[0]
-    if tmap.span_start is None:
+    if tmap.span_start is None or tmap.span_end is None or tmap.span_share is None:
         return tmap.own_weight.view(b, 1), tmap.partner_weight.view(b, 1)
     cover = span_cover(
         tmap.span_start, tmap.span_end, num_frames, hop, lengths=lengths, fade=tmap.fade
