@@ -225,7 +225,7 @@ class ForwardsSchedule:
         return [m for m in self._scheduled_members() if m.alpha is not None]
 
     @property
-    def alpha(self) -> float:
+    def alpha(self) -> float | None:
         """The members' common ``alpha``; setting it sets every member that draws λ."""
         return self._common("alpha", self._with_alpha())
 

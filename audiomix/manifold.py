@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ._arrays import as_tensor
-from ._settings import ForwardsSchedule, MixSettings, SettingsMixin
+from ._settings import ForwardsSchedule, SettingsMixin
 from ._validation import check_labels_batch, check_lengths
 from .functional._alignment import mix_lengths
 from .functional._mix import mix
@@ -32,7 +32,7 @@ __all__ = ["ManifoldMixup"]
 INPUT = "input"
 
 
-class HiddenMixup(Mixer):
+class HiddenMixup(Mixer[MixParams]):
     """The mixer of :class:`ManifoldMixup`: mixup of activations of any shape (batch, ...)."""
 
     layout = Layout("activations", "(batch, ...)", 1, 64)
@@ -150,6 +150,7 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
     ) -> None:
         super().__init__()
         self.mixer = HiddenMixup(alpha, num_classes, **options)
+        self.settings = self.mixer.settings  # the target format and schedule, the mixer's
         self.last_params: MixParams | None = None
         if not isinstance(model, nn.Module):
             raise TypeError(f"`model` must be an nn.Module, but got {type(model).__name__}.")
@@ -207,11 +208,6 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
 
     def _scheduled_members(self) -> list[Mixer]:
         return [self.mixer]
-
-    @property
-    def settings(self) -> MixSettings:
-        """The target format and schedule, those of :attr:`mixer`."""
-        return self.mixer.settings
 
     @property
     def validate(self) -> bool:
@@ -315,7 +311,7 @@ class ManifoldMixup(ForwardsSchedule, SettingsMixin, nn.Module):
             handle.remove()
         self._handles = []
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         labels: Tensor | None = None,

@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import torch
 from torch import Tensor
@@ -20,6 +20,7 @@ from .._validation import (
 )
 
 PLACEMENTS = ("start", "center", "random")
+_P = TypeVar("_P", bound="MixParams")
 PARTNER_RULES = ("any", "other_class", "same_class")
 
 
@@ -69,7 +70,7 @@ class MixParams:
     offsets: Tensor | None = None
     unmet: Tensor | None = None
 
-    def to(self, device: torch.device | str) -> MixParams:
+    def to(self: _P, device: torch.device | str) -> _P:
         """Returns the parameters on ``device`` (copies are asynchronous where possible).
 
         Every tensor field is moved, those of subclasses (``CutMixParams``, ...) too, as are

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -52,6 +52,9 @@ from ..functional._sampling import (
 )
 
 __all__ = ["Mixer", "MixerOptions"]
+
+# The parameters a mixer draws and applies: MixParams or a subclass (CutMixParams, ...).
+P = TypeVar("P", bound=MixParams)
 
 
 class Layout(NamedTuple):
@@ -106,7 +109,7 @@ class MixerOptions(TypedDict, total=False):
     validate: bool
 
 
-class Mixer(SettingsMixin, StreamMixin, nn.Module):
+class Mixer(SettingsMixin, StreamMixin, nn.Module, Generic[P]):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
     Every mixer takes the arguments below; its own page lists only what it adds. A subclass
@@ -226,7 +229,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         self.check_finite = bool(check_finite)
         self.validate = bool(validate)
         self._stream = RandomStream(generator, per_rank=per_rank, owner=owner)
-        self.last_params: MixParams | None = None
+        self.last_params: P | None = None
 
     # The two steps ---------------------------------------------------------------------------
     def sample_params(
@@ -236,7 +239,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         labels: Tensor | None = None,
         *,
         perm: Tensor | None = None,
-    ) -> MixParams:
+    ) -> P:
         """Draws λ, partners and offsets for a batch, advancing the module's RNG.
 
         Args:
@@ -251,7 +254,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         """
         return self.draw(batch_size, self._pairing(lengths, labels, perm))
 
-    def draw(self, batch_size: int, pairing: PairingOptions) -> MixParams:
+    def draw(self, batch_size: int, pairing: PairingOptions) -> P:
         """The method's own draw, called by :meth:`sample_params`: λ ~ Beta(alpha, alpha)
         here; a method that draws something else (SNRs, box centres) overrides this.
 
@@ -263,7 +266,15 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         Returns:
             MixParams: on the CPU.
         """
-        return sample_mix_params(batch_size, alpha=self.alpha, **pairing)
+        # A subclass that draws other parameters overrides this method: MixParams is P here.
+        return cast(P, sample_mix_params(batch_size, alpha=self._alpha(), **pairing))
+
+    def _alpha(self) -> float:
+        """``alpha`` of a method that draws λ."""
+        alpha = self.alpha
+        if alpha is None:
+            raise TypeError(f"{type(self).__name__} draws no λ ~ Beta(alpha, alpha).")
+        return alpha
 
     def _pairing(
         self, lengths: Tensor | None, labels: Tensor | None, perm: Tensor | None
@@ -281,7 +292,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             "generator": self._stream.get(),
         }
 
-    def place(self, params: MixParams, lengths: Tensor) -> MixParams:
+    def place(self, params: P, lengths: Tensor) -> P:
         """``params`` with the offsets of :attr:`placement` drawn for ``lengths``, for a draw
         made before the lengths were known (:class:`~audiomix.data.MixupDataset` reads a
         partner only once the coin says it is needed).
@@ -298,9 +309,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         )
         return dataclasses.replace(params, offsets=offsets)
 
-    def mix(
-        self, x: Tensor, params: MixParams, lengths: Tensor | None = None
-    ) -> tuple[Tensor, MixParams]:
+    def mix(self, x: Tensor, params: P, lengths: Tensor | None = None) -> tuple[Tensor, P]:
         """Mixes ``x`` with ``params`` (on ``x``'s device); no randomness, no checks.
 
         Args:
@@ -315,11 +324,11 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         """
         raise NotImplementedError
 
-    def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
+    def output_lengths(self, lengths: Tensor, params: P) -> Tensor:
         """(batch,) valid lengths of the output: the longer clip of each pair."""
         return mix_lengths(lengths, params.perm)
 
-    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+    def time_map(self, params: P, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
         """How the mix moved time, for frame targets and other time-aligned views: here the
         shorter clip of each pair placed at its offset, weights ``lam`` and ``1 - lam`` (a
         method that pastes spans, as CutMix, overrides this).
@@ -367,7 +376,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
     def _mixed_frame_targets(
         self,
         labels: Tensor,
-        applied: MixParams,
+        applied: P,
         tmap: TimeMap,
         lengths: Tensor | None,
         hop: Fraction | None,
@@ -380,7 +389,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         batch: Mapping[str, Any],
         views: Mapping[str, Any],
         *,
-        params: MixParams | None = None,
+        params: P | None = None,
         target_hop: int | float | Fraction | None = None,
     ) -> dict[str, Any]:
         """Mixes several aligned views of one batch with one draw.
@@ -451,7 +460,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         # is mixed, so nothing can spread: no scan.
         return self.check_finite and self.training and not self.checks_finite_in_mix
 
-    def _check_params(self, params: MixParams, b: int, lengths: Tensor | None) -> None:
+    def _check_params(self, params: P, b: int, lengths: Tensor | None) -> None:
         if not isinstance(params, self.params_type):
             raise TypeError(
                 f"`params` must be {self.params_type.__name__} (from `sample_params`), but got "
@@ -483,7 +492,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         labels: Tensor | None = None,
         lengths: Tensor | None = None,
         *,
-        params: MixParams | None = None,
+        params: P | None = None,
         target_hop: int | float | Fraction | None = None,
     ):
         """
@@ -512,10 +521,11 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         labels = None if labels is None else as_tensor(labels, "labels")
         lengths = None if lengths is None else as_tensor(lengths, "lengths")
         self._check_inputs(x, labels, lengths)
-        frames = labels is not None and labels.ndim == 3
+        frame_labels = None
         hop = self.target_hop if target_hop is None else check_hop(target_hop)
-        if frames:
-            labels = self._frame_labels(labels, x.shape[-1], hop)
+        if labels is not None and labels.ndim == 3:
+            frame_labels = labels = self._frame_labels(labels, x.shape[-1], hop)
+        frames = frame_labels is not None
         if not self.training:
             targets = None
             if labels is not None:
@@ -530,9 +540,9 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
         out, applied = self._mix_rows(x, params, lengths)
         self.last_params = applied
         targets = None
-        if frames:
+        if frame_labels is not None:
             tmap = self.time_map(applied, lengths, x.shape)
-            targets = self._mixed_frame_targets(labels, applied, tmap, lengths, hop)
+            targets = self._mixed_frame_targets(frame_labels, applied, tmap, lengths, hop)
             targets = self._layout_back(targets)
         elif labels is not None:
             targets = self.settings.mixed_targets(
@@ -542,9 +552,7 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module):
             return out, targets
         return out, targets, self.output_lengths(lengths, applied)
 
-    def _mix_rows(
-        self, x: Tensor, params: MixParams, lengths: Tensor | None
-    ) -> tuple[Tensor, MixParams]:
+    def _mix_rows(self, x: Tensor, params: P, lengths: Tensor | None) -> tuple[Tensor, P]:
         """Applies ``params``; samples left unmixed come back exactly, with weight 1."""
         b = x.shape[0]
         # Decided on the CPU copy of the draw: no device synchronisation. A sample drawn as its

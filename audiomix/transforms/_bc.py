@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["BCMix"]
 
 
-class BCMix(Mixer):
+class BCMix(Mixer[BCMixParams]):
     r"""Between-class (BC) mixing of waveforms (Tokozume, Ushiku and Harada, ICLR 2018).
 
     ``r ~ U(0, 1)`` (Beta(α, α) with the default α = 1), one per sample. The clips are mixed
@@ -67,6 +67,8 @@ class BCMix(Mixer):
 
     layout = WAVEFORM
     params_type = BCMixParams
+    window: Tensor
+    a_weights: Tensor
 
     def __init__(
         self,
@@ -91,15 +93,15 @@ class BCMix(Mixer):
             raise ValueError(f"`n_fft` must be an int >= 2, but got {n_fft!r}.")
         if not math.isfinite(min_db):
             raise ValueError(f"`min_db` must be finite, but got {min_db}.")
-        self.sample_rate = sample_rate
-        self.n_fft = n_fft
-        self.min_db = float(min_db)
+        self.sample_rate: float = sample_rate
+        self.n_fft: int = n_fft
+        self.min_db: float = float(min_db)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("a_weights", a_weighting_bins(sample_rate, n_fft), persistent=False)
 
     def draw(self, batch_size: int, pairing: PairingOptions) -> BCMixParams:
         """``r``, partners and offsets (see :meth:`Mixer.draw`)."""
-        return sample_bc_params(batch_size, alpha=self.alpha, **pairing)
+        return sample_bc_params(batch_size, alpha=self._alpha(), **pairing)
 
     def gain_db(self, waveform: Tensor, lengths: Tensor | None = None) -> Tensor:
         """A-weighted gains (batch,) in dB with this module's settings."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +30,7 @@ _TARGET_FORMAT = (
 )
 
 
-class RandomChoiceMix(ForwardsSchedule, Mixer):
+class RandomChoiceMix(ForwardsSchedule, Mixer[ChoiceParams]):
     r"""Applies one of several mixers per batch, chosen at random (like timm's mixup/CutMix
     switch).
 
@@ -108,7 +109,11 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         self.weights = _normalised(weights, len(modules))
 
     def _scheduled_members(self) -> list[Mixer]:
-        return list(self.transforms)
+        return [self.member(i) for i in range(len(self.transforms))]
+
+    def member(self, index: int) -> Mixer:
+        """The member at ``index``."""
+        return cast(Mixer, self.transforms[index])
 
     @property
     def last_index(self) -> int | None:
@@ -141,25 +146,25 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         """Draws the member, then the member's parameters (arguments as in
         :meth:`Mixer.sample_params`)."""
         index = self.choose()
-        member = self.transforms[index].sample_params(batch_size, lengths, labels, perm=perm)
+        member = self.member(index).sample_params(batch_size, lengths, labels, perm=perm)
         return _wrap(index, member)
 
     def mix(
-        self, x: Tensor, params: MixParams, lengths: Tensor | None = None
+        self, x: Tensor, params: ChoiceParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, ChoiceParams]:
-        choice = self._checked(params)
-        out, applied = self.transforms[choice.index].mix(x, choice.member, lengths)
+        choice, member = self._checked(params)
+        out, applied = self.member(choice.index).mix(x, member, lengths)
         return out, _wrap(choice.index, applied)
 
-    def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
-        choice = self._checked(params)
-        return self.transforms[choice.index].output_lengths(lengths, choice.member)
+    def output_lengths(self, lengths: Tensor, params: ChoiceParams) -> Tensor:
+        choice, member = self._checked(params)
+        return self.member(choice.index).output_lengths(lengths, member)
 
-    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
-        choice = self._checked(params)
+    def time_map(self, params: ChoiceParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+        choice, member = self._checked(params)
         # The member's own fields (spans), with the weights as this call applied them.
-        member = dataclasses.replace(choice.member, lam=params.lam)
-        return self.transforms[choice.index].time_map(member, lengths, shape)
+        member = dataclasses.replace(member, lam=params.lam)
+        return self.member(choice.index).time_map(member, lengths, shape)
 
     def forward(
         self,
@@ -177,17 +182,19 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
         with unmixed targets.
         """
         if not self.training:
-            return self.transforms[0](x, labels, lengths, target_hop=target_hop)
+            return self.member(0)(x, labels, lengths, target_hop=target_hop)
         if params is None:
             cpu_lengths = lengths.cpu() if isinstance(lengths, Tensor) else lengths
             params = self.sample_params(len(x), cpu_lengths, labels)
-        choice = self._checked(params)
-        member = self.transforms[choice.index]
-        result = member(x, labels, lengths, params=choice.member, target_hop=target_hop)
-        self.last_params = _wrap(choice.index, member.last_params)
+        choice, drawn = self._checked(params)
+        member = self.member(choice.index)
+        result = member(x, labels, lengths, params=drawn, target_hop=target_hop)
+        if member.last_params is not None:
+            self.last_params = _wrap(choice.index, member.last_params)
         return result
 
-    def _checked(self, params: MixParams) -> ChoiceParams:
+    def _checked(self, params: MixParams) -> tuple[ChoiceParams, MixParams]:
+        """``params`` and the member's own parameters, checked."""
         if not isinstance(params, ChoiceParams) or params.member is None:
             raise TypeError(
                 "`params` must be ChoiceParams (from `sample_params`), but got "
@@ -198,7 +205,7 @@ class RandomChoiceMix(ForwardsSchedule, Mixer):
                 f"`params.index` must be in [0, {len(self.transforms) - 1}], but got "
                 f"{params.index}."
             )
-        return params
+        return params, params.member
 
     def extra_repr(self) -> str:
         pairs = ", ".join(f"{n}: {w:.3g}" for n, w in zip(self.names, self.weights, strict=True))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
 
 from .._validation import check_choice, check_fade
-from ..functional._cutmix import CUT_MODES, cutmix, sample_cutmix_params
+from ..functional._cutmix import CUT_MODES, CutBoxes, cutmix, sample_cutmix_params
 from ..functional._frames import TimeMap, mixup_time_map, span_time_map
 from ..functional._params import CutMixParams
-from ..functional._sampling import MixParams, PairingOptions
+from ..functional._sampling import PairingOptions
 from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["SpectrogramCutMix", "WaveformCutMix"]
 
 
-class _CutMix(Mixer):
+class _CutMix(Mixer[CutMixParams]):
     """CutMix's shared steps: the draw (box centres), the paste, the kept-area weight."""
 
     params_type = CutMixParams
@@ -30,12 +30,14 @@ class _CutMix(Mixer):
 
     def draw(self, batch_size: int, pairing: PairingOptions) -> CutMixParams:
         """λ, partners, offsets and box centres (see :meth:`Mixer.draw`)."""
-        return sample_cutmix_params(batch_size, alpha=self.alpha, **pairing)
+        return sample_cutmix_params(batch_size, alpha=self._alpha(), **pairing)
 
     def mix(
         self, x: Tensor, params: CutMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, CutMixParams]:
         drawn = params.lam if params.lam_drawn is None else params.lam_drawn
+        if params.time_center is None:
+            raise ValueError("`params.time_center` is missing: draw them with sample_params.")
         out, boxes = cutmix(
             x,
             drawn,
@@ -49,6 +51,7 @@ class _CutMix(Mixer):
             fade=self.fade,
             return_boxes=True,
         )
+        boxes = cast(CutBoxes, boxes)
         kept = torch.where(params.applied, boxes.kept, torch.ones_like(boxes.kept))
         resolved = dataclasses.replace(
             params,
@@ -61,17 +64,17 @@ class _CutMix(Mixer):
         )
         return out, resolved
 
-    def output_lengths(self, lengths: Tensor, params: MixParams) -> Tensor:
+    def output_lengths(self, lengths: Tensor, params: CutMixParams) -> Tensor:
         return lengths  # the partner is pasted inside the sample's own valid region
 
-    def time_map(self, params: MixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
+    def time_map(self, params: CutMixParams, lengths: Tensor | None, shape: torch.Size) -> TimeMap:
         """The pasted span of each row, the partner aligned by the placement offset; a band
         or box of bins fills that share of each frame (see :meth:`Mixer.time_map`)."""
-        if params.time_start is None:
+        if params.time_start is None or params.time_end is None:
             # Nothing was pasted (every row left unmixed): each row is its own clip.
             return mixup_time_map(torch.ones_like(params.lam), params.perm, lengths, None)
         share = None
-        if params.freq_start is not None:
+        if params.freq_start is not None and params.freq_end is not None:
             share = (params.freq_end - params.freq_start).float() / shape[-2]
         return span_time_map(
             params.lam,

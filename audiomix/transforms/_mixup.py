@@ -23,7 +23,7 @@ SCALES = ("db", "power", "amplitude")
 DOMAINS = ("power", "input")
 
 
-class WaveformMixup(Mixer):
+class WaveformMixup(Mixer[MixParams]):
     r"""Mixup on waveforms: ``x̃ = λ·x_i + (1−λ)·x_j`` and ``ỹ = λ·y_i + (1−λ)·y_j``.
 
     λ ~ Beta(α, α), one per batch or one per sample; partners are a random permutation of the
@@ -76,7 +76,7 @@ class WaveformMixup(Mixer):
         return out, params
 
 
-class SpectrogramMixup(Mixer):
+class SpectrogramMixup(Mixer[MixParams]):
     r"""Mixup on spectrograms, aware of their scale.
 
     Decibels do not add: for ``scale="db"`` (what :class:`LogMelSpectrogram` emits) the

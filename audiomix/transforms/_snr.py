@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SNRMix"]
 
 
-class SNRMix(Mixer):
+class SNRMix(Mixer[SNRMixParams]):
     r"""Add each sample's partner at an SNR drawn uniformly in dB.
 
     ``x̃_i = x_i + g_i·x_j`` with ``g_i`` chosen so that the sample's mean power over its valid
@@ -83,15 +83,20 @@ class SNRMix(Mixer):
     def mix(
         self, x: Tensor, params: SNRMixParams, lengths: Tensor | None = None
     ) -> tuple[Tensor, SNRMixParams]:
-        out, kept, gain = snr_mix(
-            x,
-            params.snr_db,
-            params.perm,
-            lengths=lengths,
-            offsets=params.offsets,
-            max_gain_db=self.max_gain_db,
-            validate=False,
-            return_gain=True,
+        if params.snr_db is None:
+            raise ValueError("`params.snr_db` is missing: draw the parameters with sample_params.")
+        out, kept, gain = cast(
+            tuple[Tensor, Tensor, Tensor],
+            snr_mix(
+                x,
+                params.snr_db,
+                params.perm,
+                lengths=lengths,
+                offsets=params.offsets,
+                max_gain_db=self.max_gain_db,
+                validate=False,
+                return_gain=True,
+            ),
         )
         kept = torch.where(params.applied, kept, torch.ones_like(kept))
         return out, dataclasses.replace(params, lam=kept, gain=gain)
