@@ -32,7 +32,7 @@ from ._items import as_clip
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ..transforms import MixerOptions
+    from ..transforms._base import MixerOptions
 
 __all__ = ["AudioFolder", "BankMixDataset"]
 
@@ -129,6 +129,19 @@ class AudioFolder(Dataset):
         >>> bank.category_names, bank.read(1, start=4000, frames=8000).shape
         (['babble', 'music'], torch.Size([1, 8000]))
     """
+
+    root: Path
+    sample_rate: int
+    resample: bool
+    on_error: str
+    files: list[Path]
+    skipped: list[tuple[Path, str]]
+    rates: Tensor
+    frames: Tensor
+    categories: Tensor
+    category_names: list[str]
+    labels: Tensor
+    _read_errors: _Counter
 
     def __init__(
         self,
@@ -337,7 +350,8 @@ class BankMixDataset(MixupDataset):
         (torch.Size([8000]), [1.0, 0.0, 0.0])
     """
 
-    def __init__(
+    # `check_finite` is the dataset's own (it checks the clips), not the mixer option.
+    def __init__(  # type: ignore[misc]
         self,
         dataset: Dataset,
         bank: Dataset,
@@ -430,12 +444,12 @@ class BankMixDataset(MixupDataset):
                     f"{len(bank_categories)} != {len(self.bank)}."
                 )
             # 0-d tensors and arrays (a torch-formatted column) hash by identity: their values.
-            bank_categories = [
-                c.item() if getattr(c, "ndim", None) == 0 else c for c in bank_categories
+            values: list[Any] = [
+                c.item() if getattr(c, "ndim", None) == 0 else c  # type: ignore[attr-defined]
+                for c in bank_categories
             ]
-            names = list(dict.fromkeys(bank_categories))
-            index = {name: k for k, name in enumerate(names)}
-            ids = torch.tensor([index[c] for c in bank_categories])
+            index = {name: k for k, name in enumerate(dict.fromkeys(values))}
+            ids = torch.tensor([index[c] for c in values])
         return [(ids == c).nonzero().squeeze(1) for c in torch.unique(ids)]
 
     def _draw_bank_item(self, generator: torch.Generator) -> int:
@@ -592,8 +606,9 @@ class BankMixDataset(MixupDataset):
             if self.targets == "keep":
                 targets = self._targets(lambda: settings.unmixed_targets(y.unsqueeze(0))[0], item)
             else:
-                own = self._targets(lambda: settings.unmixed_targets(both), item)
+                pair_labels = torch.stack([y, y2.to(y.dtype)])  # type: ignore[union-attr]
+                own = self._targets(lambda: settings.unmixed_targets(pair_labels), item)
                 targets = torch.maximum(own[0], own[1])
-        lam = float(self.mixer.last_params.lam[0])
+        lam = float(self.mixer.last_params.lam[0])  # type: ignore[union-attr]  # just set
         info = {"bank_index": k, "start": start, "lam": lam}
         return self._bank_output(item, mixed[0, ..., : x.shape[-1]], targets, info)
