@@ -1,6 +1,6 @@
 """nn.Module front ends and mixing transforms."""
 
-from ._base import Mixer
+from ._base import Mixer, MixerOptions
 from ._bc import BCMix
 from ._choice import RandomChoiceMix
 from ._cutmix import SpectrogramCutMix, WaveformCutMix
@@ -12,6 +12,7 @@ __all__ = [
     "BCMix",
     "LogMelSpectrogram",
     "Mixer",
+    "MixerOptions",
     "RandomChoiceMix",
     "SNRMix",
     "SpectrogramCutMix",
