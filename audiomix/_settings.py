@@ -25,7 +25,7 @@ from .functional._targets import mix_targets, prepare_targets
 _ALPHA, _P = 0, 1
 
 
-def _user_level() -> int:
+def user_stacklevel() -> int:
     """``stacklevel`` of the first frame outside audiomix, for warnings about the caller's
     arguments (constructors reach this through a varying number of audiomix frames)."""
     package = os.path.dirname(os.path.abspath(__file__))
@@ -74,12 +74,14 @@ class MixSettings:
             self.alpha = alpha
         self.p = p
         if self.p == 0.0:
-            warnings.warn(f"{owner} with p=0 never mixes.", UserWarning, stacklevel=_user_level())
+            warnings.warn(
+                f"{owner} with p=0 never mixes.", UserWarning, stacklevel=user_stacklevel()
+            )
         if alpha is not None and float(self._shared[_ALPHA]) > 1e3:
             warnings.warn(
                 f"{owner}: `alpha`={self.alpha} puts every weight at about 0.5.",
                 UserWarning,
-                stacklevel=_user_level(),
+                stacklevel=user_stacklevel(),
             )
 
     @property

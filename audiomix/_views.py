@@ -113,6 +113,15 @@ def as_views(views: Mapping[str, View | str]) -> dict[str, View]:
     return out
 
 
+def split_views_with_lengths(views: dict[str, View]) -> tuple[str, str]:
+    """The keys of the audio and of its lengths, for paths that collate clips (and so always
+    know their lengths)."""
+    audio, lengths = split_views(views)
+    if lengths is None:
+        raise ValueError("`views` must name the lengths of the audio (a View('lengths')).")
+    return audio, lengths
+
+
 def split_views(views: dict[str, View]) -> tuple[str, str | None]:
     """The key of the audio and of its lengths (``None`` without)."""
     audio = next(k for k, v in views.items() if v.kind == "audio")

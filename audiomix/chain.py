@@ -147,7 +147,7 @@ def _carries_lengths(module: nn.Module) -> bool:
     )
 
 
-def _stft_frames(lengths: Tensor, spec: nn.Module) -> Tensor:
+def _stft_frames(lengths: Tensor, spec: Any) -> Tensor:
     """Valid frames of torchaudio's ``Spectrogram`` for valid lengths in samples."""
     return frame_lengths(
         lengths,
@@ -188,10 +188,10 @@ def _converted(view: View, factor: Fraction) -> View:
 
 
 def _known_lengths_rule(module: nn.Module) -> Callable[[Tensor], Tensor] | None:
-    if hasattr(module, "output_lengths"):
-        return module.output_lengths
-    if hasattr(module, "frame_lengths"):  # audiomix.LogMelSpectrogram
-        return module.frame_lengths
+    for name in ("output_lengths", "frame_lengths"):  # frame_lengths: LogMelSpectrogram
+        rule = getattr(module, name, None)
+        if callable(rule):
+            return rule
     if isinstance(module, _T.Spectrogram):
         return lambda n: _stft_frames(n, module)
     if isinstance(module, _T.MelSpectrogram):
@@ -286,7 +286,7 @@ class Chain(ForwardsSchedule, nn.Sequential):
         # that a schedule written for one mixer works on the chain.
         return [m for m in self if isinstance(m, (Mixer, ForwardsSchedule))]
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         labels: Tensor | None = None,
@@ -329,9 +329,9 @@ class Chain(ForwardsSchedule, nn.Sequential):
                 else:
                     x, labels, lengths = module(x, labels, lengths, **kw)
             elif _carries_lengths(module):
-                before = x.shape[-1]
+                size = x.shape[-1]
                 x, lengths = self._carry(i, module, x, lengths)
-                hop = self._follow(i, module, hop, before, x)
+                hop = self._follow(i, module, hop, size, x)
             else:
                 before = x.shape[-1] if isinstance(x, Tensor) and x.ndim else None
                 x, lengths = self._plain(i, module, x, lengths)
@@ -413,7 +413,8 @@ class Chain(ForwardsSchedule, nn.Sequential):
                 if isinstance(module, TrainingOnly):
                     module = module.module
             if getattr(module, "mixes_labels", False):
-                if not hasattr(module, "mix_views"):
+                mix_step = getattr(module, "mix_views", None)
+                if not callable(mix_step):
                     raise TypeError(
                         f"Chain[{i}] ({type(module).__name__}) mixes labels but has no "
                         "`mix_views`; only audiomix mixers and chains mix several views."
@@ -423,7 +424,7 @@ class Chain(ForwardsSchedule, nn.Sequential):
                     current[lengths_key] = lengths
                 converted = {k: _converted(v, factor) for k, v in passing.items()}
                 kw = {} if hop is None else {"target_hop": hop / factor}
-                current = module.mix_views(current, converted, **kw)
+                current = mix_step(current, converted, **kw)
                 x = current[audio_key]
                 lengths = None if lengths_key is None else current[lengths_key]
                 continue
@@ -445,8 +446,9 @@ class Chain(ForwardsSchedule, nn.Sequential):
             current[lengths_key] = lengths
         for key, view in derived.items():
             if lengths is not None:
-                frames = frames_at(current, spec, view.hop, hop)
-                current[key] = target_lengths(lengths, view.hop / factor, frames)
+                view_hop = Fraction(1) if view.hop is None else view.hop  # None: the input's
+                frames = frames_at(current, spec, view_hop, hop)
+                current[key] = target_lengths(lengths, view_hop / factor, frames)
         return current
 
     @staticmethod

@@ -22,7 +22,7 @@ import torchaudio
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._settings import _user_level
+from .._settings import user_stacklevel
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, SNRMix
@@ -208,7 +208,7 @@ class AudioFolder(Dataset):
                 f"AudioFolder skipped {len(self.skipped)} unreadable file(s) of {len(found)} "
                 f"under {str(self.root)!r}; see `.skipped`.",
                 UserWarning,
-                stacklevel=_user_level(),
+                stacklevel=user_stacklevel(),
             )
         if not self.files:
             raise ValueError(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import default_collate
 
-from .._views import TIMED_KINDS, View, as_views, split_views
+from .._views import TIMED_KINDS, View, as_views, split_views_with_lengths
 from ..functional._alignment import pad_batch
-from ._items import TrainEvalSwitch, as_clip
+from ._items import TrainEvalSwitch, as_clip, eval_mode
 
 __all__ = ["MixCollate", "pad_collate"]
 
@@ -145,7 +144,7 @@ def collate_views(
     keys = list(batch[0]) if isinstance(batch[0], Mapping) else []
     for i, item in enumerate(batch):
         _check_mapping_item(item, i, keys)
-    audio_key, lengths_key = split_views(views)
+    audio_key, lengths_key = split_views_with_lengths(views)
     for key, view in views.items():
         if key not in keys and not (view.kind == "lengths"):
             raise ValueError(f"`views` names {key!r}, which is not a key of the items {keys}.")
@@ -155,33 +154,21 @@ def collate_views(
     x, lengths = pad_batch(clips)
     out: dict[str, Any] = {}
     for key in keys:
-        view = views.get(key)
+        spec = views.get(key)
         if key == audio_key:
             out[key] = x
-        elif view is not None and view.kind in TIMED_KINDS:
-            last = view.time_dim == -1 or (view.kind == "frame_targets" and frames_last)
+        elif spec is not None and spec.kind in TIMED_KINDS:
+            last = spec.time_dim == -1 or (spec.kind == "frame_targets" and frames_last)
             rows = [as_clip(item[key], f"`batch[{i}][{key!r}]`") for i, item in enumerate(batch)]
             rows = [r if last else r.movedim(0, -1) for r in rows]
             padded, _ = pad_batch(rows)
             out[key] = padded if last else padded.movedim(-1, 1)
-        elif view is not None and view.kind == "lengths":
+        elif spec is not None and spec.kind == "lengths":
             continue
         else:
             out[key] = default_collate([item[key] for item in batch])
     out[lengths_key] = lengths
     return out
-
-
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Puts ``module`` (and its children) in eval mode for the block, then restores each."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 class MixCollate(TrainEvalSwitch):
@@ -305,7 +292,7 @@ class MixCollate(TrainEvalSwitch):
         with torch.no_grad():
             if self.training:
                 return self.mixer(*args)
-            with _eval_mode(self.mixer):
+            with eval_mode(self.mixer):
                 return self.mixer(*args)
 
     def __call__(self, batch: Sequence[Any]) -> Any:
@@ -329,11 +316,12 @@ class MixCollate(TrainEvalSwitch):
 
     def _mix_mapping(self, collated: Mapping[str, Any]) -> dict[str, Any]:
         if self.views is not None:
+            mixer: Any = self.mixer  # has mix_views: checked at construction
             with torch.no_grad():
                 if self.training:
-                    return self.mixer.mix_views(collated, self.views)
-                with _eval_mode(self.mixer):
-                    return self.mixer.mix_views(collated, self.views)
+                    return mixer.mix_views(collated, self.views)
+                with eval_mode(mixer):
+                    return mixer.mix_views(collated, self.views)
         for name, key in (("input_key", self.input_key), ("label_key", self.label_key)):
             if key not in collated:
                 raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -12,18 +12,13 @@ from torch.utils.data import Dataset
 
 from .._settings import ForwardsSchedule
 from .._validation import check_choice
-from .._views import TIMED_KINDS, View, as_views, split_views
+from .._views import TIMED_KINDS, View, as_views, split_views, split_views_with_lengths
 from ..functional._alignment import pad_batch
 from ..functional._frames import target_lengths
 from ..transforms import Mixer, WaveformMixup
-from ._collate import _eval_mode, collate_views
-from ._items import TrainEvalSwitch, as_clip
+from ._collate import collate_views
+from ._items import TrainEvalSwitch, as_clip, eval_mode
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ..transforms import MixerOptions
 
 __all__ = ["MixupDataset"]
 
@@ -135,7 +130,7 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         label_key: str = "labels",
         check_finite: bool = True,
         views: Mapping[str, Any] | None = None,
-        **options: Unpack[MixerOptions],
+        **options: Any,
     ) -> None:
         if unpack is not None and not callable(unpack):
             raise TypeError(f"`unpack` must be callable or None, but got {type(unpack).__name__}.")
@@ -341,7 +336,8 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         mixed, targets, valid = self._targets(
             lambda: self.mixer(pair, both, lengths, params=params), item
         )
-        lam = float(self.mixer.last_params.lam[0])
+        applied = self.mixer.last_params
+        lam = 1.0 if applied is None else float(applied.lam[0])
         target = targets[0]
         if frames:
             # The mix lasts as long as one of the two clips: it has that clip's frames.
@@ -371,18 +367,19 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         item = self._raw(index)
         frames_last = self.mixer.frames_last
         mixing = self.training
+        partner: int | None = None
         if mixing:
             partner = self._partner(index, self.mixer.generator)
             params = self.mixer.sample_params(2, perm=_PAIR)
             mixing = partner is not None and partner != index and bool(params.applied[0])
-        if not mixing:
+        if not mixing or partner is None:
             batch = collate_views([item], views, frames_last=frames_last)
-            with _eval_mode(self.mixer):
+            with eval_mode(self.mixer):
                 out = self.mixer.mix_views(batch, views)
             return self._view_row(out, [item], None)
         other = self._raw(partner)
         pair = collate_views([item, other], views, frames_last=frames_last)
-        lengths_key = split_views(views)[1]
+        lengths_key = split_views_with_lengths(views)[1]
         params = self.mixer.place(params, pair[lengths_key])
         out = self.mixer.mix_views(pair, views, params=params)
         return self._view_row(out, [item, other], pair[lengths_key])
@@ -393,7 +390,7 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         """Row 0 of a mixed batch as an item: the audio cut to the mix's length, each
         time-aligned view to the frames of the clip the mix lasts as long as."""
         views = self.views or {}
-        audio_key, lengths_key = split_views(views)
+        audio_key, lengths_key = split_views_with_lengths(views)
         valid = int(out[lengths_key][0])
         # The clip whose length the mix has (its own frames are the mix's frames).
         source = 0 if lengths is None or valid == int(lengths[0]) else 1

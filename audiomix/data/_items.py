@@ -1,17 +1,19 @@
-"""What the collate functions and the dataset wrapper share: clips read from items, and the
-train/eval switch of objects that live in DataLoaders."""
+"""What the collate functions and the dataset wrapper share: clips read from items, the
+train/eval switch of objects that live in DataLoaders, and eval mode for a block."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._arrays import as_tensor
 
-__all__ = ["TrainEvalSwitch", "as_clip"]
+__all__ = ["TrainEvalSwitch", "as_clip", "eval_mode"]
 
 
 def as_clip(item: Any, where: str) -> Tensor:
@@ -42,3 +44,15 @@ class TrainEvalSwitch:
     def eval(self):
         """Mixing off (targets still built, unmixed); returns ``self``."""
         return self.train(False)
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Puts ``module`` (and its children) in eval mode for the block, then restores each."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
