@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -281,6 +281,17 @@ class Chain(ForwardsSchedule, nn.Sequential):
                         "on the Chain (in samples of its input)."
                     )
 
+    def _steps(self) -> Iterator[tuple[int, nn.Module]]:
+        """The steps that run, with their positions: training-only steps are skipped in eval
+        mode (nothing runs, nothing is drawn), and a ``TrainingOnly`` is unwrapped."""
+        for i, module in enumerate(self):
+            if _training_only(module):
+                if not module.training:
+                    continue
+                if isinstance(module, TrainingOnly):
+                    module = module.module
+            yield i, module
+
     def _scheduled_members(self) -> list[nn.Module]:
         # Setting chain.p or chain.alpha reaches every mixer in it (nested chains included), so
         # that a schedule written for one mixer works on the chain.
@@ -316,12 +327,7 @@ class Chain(ForwardsSchedule, nn.Sequential):
         hop = self.target_hop if target_hop is None else check_hop(target_hop)
         if hop is not None and not (isinstance(labels, Tensor) and labels.ndim == 3):
             hop = None  # no frame targets to follow
-        for i, module in enumerate(self):
-            if _training_only(module):
-                if not module.training:
-                    continue
-                if isinstance(module, TrainingOnly):
-                    module = module.module
+        for i, module in self._steps():
             if getattr(module, "mixes_labels", False):
                 kw = {} if hop is None else {"target_hop": hop}
                 if lengths is None:
@@ -406,12 +412,7 @@ class Chain(ForwardsSchedule, nn.Sequential):
         x = as_tensor(current[audio_key], audio_key)
         lengths = None if lengths_key is None else as_tensor(current[lengths_key], lengths_key)
         factor = Fraction(1)
-        for i, module in enumerate(self):
-            if _training_only(module):
-                if not module.training:
-                    continue
-                if isinstance(module, TrainingOnly):
-                    module = module.module
+        for i, module in self._steps():
             if getattr(module, "mixes_labels", False):
                 mix_step = getattr(module, "mix_views", None)
                 if not callable(mix_step):

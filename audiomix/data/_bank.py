@@ -27,7 +27,7 @@ from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, SNRMix
 from ._dataset import MixupDataset
-from ._items import as_clip
+from ._items import as_clip, mixed_item
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -561,13 +561,15 @@ class BankMixDataset(MixupDataset):
         )
 
     def _bank_output(self, item: Any, x: Tensor, targets: Tensor, info: dict[str, Any]) -> Any:
-        if isinstance(item, Mapping):
-            out = dict(item)
-            out[self.input_key], out[self.label_key] = x, targets
-            if self.return_info:
-                out["mix_info"] = info
-            return out
-        return (x, targets, info) if self.return_info else (x, targets)
+        return mixed_item(
+            item,
+            x,
+            targets,
+            info,
+            input_key=self.input_key,
+            label_key=self.label_key,
+            return_info=self.return_info,
+        )
 
     def __getitem__(self, index: Any) -> Any:
         index = self._index(index)

@@ -17,7 +17,7 @@ from ..functional._alignment import pad_batch
 from ..functional._frames import target_lengths
 from ..transforms import Mixer, WaveformMixup
 from ._collate import collate_views
-from ._items import TrainEvalSwitch, as_clip, eval_mode
+from ._items import TrainEvalSwitch, as_clip, eval_mode, mixed_item
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
 
 __all__ = ["MixupDataset"]
@@ -266,13 +266,15 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
         self, item: Any, x: Tensor, targets: Tensor, partner: int, lam: float, unmet: bool = False
     ) -> Any:
         info = {"partner": partner, "lam": lam, "unmet": unmet}
-        if isinstance(item, Mapping):
-            out = dict(item)
-            out[self.input_key], out[self.label_key] = x, targets
-            if self.return_info:
-                out["mix_info"] = info
-            return out
-        return (x, targets, info) if self.return_info else (x, targets)
+        return mixed_item(
+            item,
+            x,
+            targets,
+            info,
+            input_key=self.input_key,
+            label_key=self.label_key,
+            return_info=self.return_info,
+        )
 
     def _targets(self, build: Callable[[], Tensor], item: Any) -> Tensor:
         """Targets from ``build()``, with the item's layout named if its labels are wrong."""

@@ -4,7 +4,7 @@ train/eval switch of objects that live in DataLoaders, and eval mode for a block
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .._arrays import as_tensor
 
-__all__ = ["TrainEvalSwitch", "as_clip", "eval_mode"]
+__all__ = ["TrainEvalSwitch", "as_clip", "eval_mode", "mixed_item"]
 
 
 def as_clip(item: Any, where: str) -> Tensor:
@@ -56,3 +56,24 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+def mixed_item(
+    item: Any,
+    x: Tensor,
+    targets: Tensor,
+    info: dict[str, Any],
+    *,
+    input_key: str,
+    label_key: str,
+    return_info: bool,
+) -> Any:
+    """A mixed item laid out as it came: a mapping with the audio and label keys replaced (and
+    ``"mix_info"`` if asked), else ``(x, targets)`` or ``(x, targets, info)``."""
+    if isinstance(item, Mapping):
+        out = dict(item)
+        out[input_key], out[label_key] = x, targets
+        if return_info:
+            out["mix_info"] = info
+        return out
+    return (x, targets, info) if return_info else (x, targets)

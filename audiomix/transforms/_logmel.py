@@ -286,28 +286,16 @@ class LogMelSpectrogram(nn.Module):
         Python (a trace would keep its batch size). This is torchaudio's arithmetic on the whole
         batch: ``|stft|^2``, then the mel matmul.
         """
-        spec = self.mel.spectrogram
         shape = waveform.shape
-        stft = torch.stft(
-            waveform.reshape(-1, shape[-1]),
-            n_fft=spec.n_fft,
-            hop_length=spec.hop_length,
-            win_length=spec.win_length,
-            window=spec.window,
-            center=spec.center,
-            pad_mode=spec.pad_mode,
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        )  # (n, freq, frames)
+        stft = self._stft(waveform.reshape(-1, shape[-1]))
         power = stft.abs().pow(2.0)
         mel = torch.matmul(power.transpose(-1, -2), self.mel.mel_scale.fb).transpose(-1, -2)
         return mel.reshape(shape[:-1] + mel.shape[-2:])
 
-    def _mel_power_rows(self, flat: Tensor) -> Tensor:
-        """(n, time) float32 -> (n, frames, n_mels) mel power, torchaudio's arithmetic."""
+    def _stft(self, flat: Tensor) -> Tensor:
+        """(n, time) -> (n, freq, frames) complex STFT with torchaudio's settings."""
         spec = self.mel.spectrogram
-        stft = torch.stft(
+        return torch.stft(
             flat,
             n_fft=spec.n_fft,
             hop_length=spec.hop_length,
@@ -318,7 +306,11 @@ class LogMelSpectrogram(nn.Module):
             normalized=False,
             onesided=True,
             return_complex=True,
-        )  # (n, freq, frames)
+        )
+
+    def _mel_power_rows(self, flat: Tensor) -> Tensor:
+        """(n, time) float32 -> (n, frames, n_mels) mel power, torchaudio's arithmetic."""
+        stft = self._stft(flat)
         planes = torch.view_as_real(stft).permute(3, 0, 2, 1).contiguous()  # (2, n, frames, freq)
         power = torch.hypot(planes[0], planes[1]).square_()
         # MelScale.forward: (..., time, freq) @ (freq, n_mels), before its final transpose.
