@@ -160,14 +160,21 @@ class Trainer:
             spectrogram_steps.append(self.mixer)
         if self.specaugment is not None:
             spectrogram_steps.append(audiomix.TrainingOnly(self.specaugment))
-        self.pipeline = audiomix.Chain(*waveform_steps, self.frontend, *spectrogram_steps)
+        steps = [*waveform_steps, self.frontend, *spectrogram_steps]
+        self.pipeline = audiomix.Chain(*steps)
         # Nothing fills the padding of short clips: mixers get their true lengths and align them.
         self.aligned = self.shift is None and self.noise is None
-        # Without a random step before the front end, a training clip's log-mel is the same in
-        # every epoch: it is computed once (features.stored) and the batch starts after the
-        # front end.
-        self.fixed_logmels = self.aligned and self.stage != "waveform"
-        self.after_frontend = audiomix.Chain(*spectrogram_steps)
+        # The steps before the first random one give a training clip the same output in every
+        # epoch: the log-mel when no random step comes before the front end, the loudness-
+        # normalised waveform before a waveform mixer. That output is computed once
+        # (features.stored) and the batch starts after it.
+        self.fixed: str | None = None
+        if self.aligned and self.stage != "waveform":
+            self.fixed = "logmels"
+        elif self.aligned and self.normalize_rms:
+            self.fixed = "waveforms"
+        done = {None: 0, "waveforms": 1, "logmels": len(waveform_steps) + 1}[self.fixed]
+        self.after_fixed = audiomix.Chain(*steps[done:])
 
     def _build_loader(self) -> None:
         """Training batches: the global batch is split across ranks."""
@@ -299,17 +306,18 @@ class Trainer:
 
     def _train_batch(self, idx: Tensor, x: Tensor | None) -> tuple[float, int]:
         """One optimiser step on the training clips ``idx`` (their waveforms ``x``, or None
-        when their log-mels are fixed)."""
+        when the pipeline starts from their stored fixed outputs)."""
         y = self.splits.train.labels[idx].to(self.device)
         lengths: Tensor | None = None
         if self.aligned:
             lengths = self.splits.train.lengths[idx].clamp(1, self.num_samples).to(self.device)
-        if x is None:
-            spec = self._train_logmels()[idx.to(self.device)]
-            frames = None if lengths is None else self.frontend.frame_lengths(lengths)
-            out = self.after_frontend(spec, y, frames)
-        else:
+        if x is not None:
             out = self.pipeline(x.to(self.device, non_blocking=True), y, lengths)
+        elif self.fixed == "logmels":
+            frames = None if lengths is None else self.frontend.frame_lengths(lengths)
+            out = self.after_fixed(self._train_logmels()[idx.to(self.device)], y, frames)
+        else:
+            out = self.after_fixed(self._train_waveforms()[idx.to(self.device)], y, lengths)
         spec, targets = out[0], out[1]
         logits = self.model(spec)
         if self.mixer is None:
@@ -324,7 +332,7 @@ class Trainer:
 
     def _batches(self) -> Any:
         """``(item indices, waveforms or None)`` of one epoch's training batches."""
-        if self.fixed_logmels:
+        if self.fixed is not None:
             # The sampler draws the same order as the loader would; no audio to load.
             for idx in BatchSampler(self.sampler, self.batch_size, drop_last=True):
                 yield torch.tensor(idx, dtype=torch.long), None
@@ -371,14 +379,17 @@ class Trainer:
         )
 
     @torch.no_grad()
-    def _compute_logmels(self, ds: SpeechCommands, transform: Any = None) -> Tensor:
+    def _compute_split(
+        self, ds: SpeechCommands, transform: Any = None, *, frontend: bool = True
+    ) -> Tensor:
         """Log-mels ``(len(ds), n_mels, frames)`` of every clip of ``ds`` in item order, in
         chunks of ``eval.batch_size``; ``transform(x, idx)`` changes each chunk's waveforms
-        first."""
+        first; without ``frontend``, the (transformed) waveforms ``(len(ds), time)``."""
         chunks = []
         for x, _, idx in self._eval_loader(ds):
             x = x.to(self.device)
-            chunks.append(self.frontend(x if transform is None else transform(x, idx)))
+            x = x if transform is None else transform(x, idx)
+            chunks.append(self.frontend(x) if frontend else x)
         # Kept in the memory layout the front end gives: the layout decides the order of the
         # network's reductions, so stored log-mels give the numbers fresh ones would.
         first = chunks[0]
@@ -388,22 +399,29 @@ class Trainer:
 
     def _logmels(self, name: str, ds: SpeechCommands, transform: Any = None) -> Tensor:
         """:meth:`_compute_logmels`, once per process (:func:`features.stored`)."""
-        return features.stored(self._store_key, name, lambda: self._compute_logmels(ds, transform))
+        return features.stored(self._store_key, name, lambda: self._compute_split(ds, transform))
+
+    def _normalise(self, x: Tensor, idx: Tensor) -> Tensor:
+        """The pipeline's RMS normalisation of the training clips ``idx``."""
+        n = self.splits.train.lengths[idx].clamp(1, x.shape[-1]).to(x.device)
+        return RMSNormalization(self.cfg["mixup"]["target_db"])(x, n if self.aligned else None)[0]
 
     def _train_logmels(self) -> Tensor:
         """The training clips' log-mels as the pipeline makes them when no random step comes
         before the front end (RMS-normalised when the run normalises)."""
         if not self.normalize_rms:
             return self._logmels("training", self.splits.train)
-        rms = RMSNormalization(self.cfg["mixup"]["target_db"])
-        lengths = self.splits.train.lengths
+        name = f"training/rms{self.cfg['mixup']['target_db']:g}/{self.aligned}"
+        return self._logmels(name, self.splits.train, self._normalise)
 
-        def normalise(x: Tensor, idx: Tensor) -> Tensor:
-            n = lengths[idx].clamp(1, x.shape[-1]).to(x.device) if self.aligned else None
-            return rms(x, n)[0]
-
-        name = f"training/rms{rms.target_db:g}/{'aligned' if self.aligned else 'full'}"
-        return self._logmels(name, self.splits.train, normalise)
+    def _train_waveforms(self) -> Tensor:
+        """The training clips ``(n, time)`` RMS-normalised as the pipeline does it."""
+        train = self.splits.train
+        return features.stored(
+            self._store_key,
+            f"training/waveforms/rms{self.cfg['mixup']['target_db']:g}/{self.aligned}",
+            lambda: self._compute_split(train, self._normalise, frontend=False),
+        )
 
     @torch.no_grad()
     def predict(self, logmels: Tensor, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
@@ -608,7 +626,7 @@ class Trainer:
 
         def compute() -> tuple[Tensor, int]:
             shift = R.Shift(cond, noise, sample_rate=sr, seed=rcfg["seed"])
-            return self._compute_logmels(self.splits.test, lambda x, _: shift(x)), shift.clipped
+            return self._compute_split(self.splits.test, lambda x, _: shift(x)), shift.clipped
 
         return features.stored(self._store_key, f"shifted/{cond.name}/{rcfg['seed']}", compute)
 
