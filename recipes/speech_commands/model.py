@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -146,22 +147,33 @@ class _SmallCNN(nn.Module):
         return self.features(x.unsqueeze(1)).mean(dim=(2, 3))
 
 
+def _temporal_conv(c_in: int, c_out: int, size: int, stride: int, planar: bool) -> nn.Module:
+    """A convolution over time: 1-D, or 2-D with a ``1 × size`` kernel on ``(batch, channels,
+    1, frames)`` (the same function, faster on a CPU in channels-last layout)."""
+    if planar:
+        return nn.Conv2d(c_in, c_out, (1, size), (1, stride), (0, size // 2), bias=False)
+    return nn.Conv1d(c_in, c_out, size, stride, size // 2, bias=False)
+
+
+def _norm(channels: int, planar: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if planar else nn.BatchNorm1d(channels)
+
+
 class _TemporalBlock(nn.Module):
     """Two 9-tap convolutions over time with a residual path (a 1×1 convolution when the
     stride or the width changes)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, kernel_size: int = 9) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, planar: bool) -> None:
         super().__init__()
-        pad = kernel_size // 2
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel_size, stride, pad, bias=False)
-        self.bn1 = nn.BatchNorm1d(c_out)
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel_size, 1, pad, bias=False)
-        self.bn2 = nn.BatchNorm1d(c_out)
+        self.conv1 = _temporal_conv(c_in, c_out, 9, stride, planar)
+        self.bn1 = _norm(c_out, planar)
+        self.conv2 = _temporal_conv(c_out, c_out, 9, 1, planar)
+        self.bn2 = _norm(c_out, planar)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                nn.Conv1d(c_in, c_out, 1, stride, bias=False),
-                nn.BatchNorm1d(c_out),
+                _temporal_conv(c_in, c_out, 1, stride, planar),
+                _norm(c_out, planar),
                 nn.ReLU(inplace=True),
             )
 
@@ -171,25 +183,38 @@ class _TemporalBlock(nn.Module):
 
 
 class _TCResNet(nn.Module):
-    """(batch, n_mels, frames) → (batch, 3 * width) pooled features."""
+    """(batch, n_mels, frames) → (batch, 3 * width) pooled features.
 
-    def __init__(self, n_mels: int, width: int, blocks: int) -> None:
+    ``planar`` (default) runs the 1-D convolutions as 2-D ones with ``1 × k`` kernels in
+    channels-last layout: the same parameters and function, a training step about a quarter
+    faster on a CPU (``model_speed.py``).
+    """
+
+    def __init__(self, n_mels: int, width: int, blocks: int, *, planar: bool = True) -> None:
         super().__init__()
         chans = [width, (3 * width) // 2, 2 * width, 3 * width]
-        self.stem = nn.Conv1d(n_mels, width, 3, padding=1, bias=False)
+        self.planar = planar
+        self.stem = _temporal_conv(n_mels, width, 3, 1, planar)
         layers: list[nn.Module] = []
         for i in range(3):
-            layers.append(_TemporalBlock(chans[i], chans[i + 1], stride=2))
-            layers += [_TemporalBlock(chans[i + 1], chans[i + 1], 1) for _ in range(blocks - 1)]
+            layers.append(_TemporalBlock(chans[i], chans[i + 1], 2, planar))
+            layers += [
+                _TemporalBlock(chans[i + 1], chans[i + 1], 1, planar) for _ in range(blocks - 1)
+            ]
         self.blocks = nn.Sequential(*layers)
         self.out_channels = chans[-1]
+        if planar:
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: Tensor) -> Tensor:
         # Each mel bin's mean over time removed (cepstral mean normalisation, in log-mels): a
         # speaker's or a channel's fixed spectral tilt goes before the first convolution mixes
         # the bins, which this network, unlike a 2-D CNN, cannot undo by shifting in frequency.
         x = x - x.mean(dim=2, keepdim=True)
-        return self.blocks(self.stem(x)).mean(dim=2)
+        if not self.planar:
+            return self.blocks(self.stem(x)).mean(dim=2)
+        x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        return self.blocks(self.stem(x)).mean(dim=(2, 3))
 
 
 class KWSNet(nn.Module):

@@ -18,7 +18,8 @@ core (each process training its own model, as ``compare.py``'s jobs do).
 
 DS-CNN and BC-ResNet are defined here only: on a CPU their depthwise convolutions make them the
 slowest per multiply-add, so the recipe does not offer them (``model.py`` has ``tcresnet`` and
-``small``). BC-ResNet is built as in the paper (SubSpectral normalisation with 5 sub-bands,
+``small``). The recipe's TC-ResNet runs its 1-D convolutions as ``1 × k`` 2-D ones in
+channels-last layout; the paper's ``nn.Conv1d`` layout is timed beside it. BC-ResNet is built as in the paper (SubSpectral normalisation with 5 sub-bands,
 broadcasted temporal branch, dilations 1, 2, 4, 8), DS-CNN as its "S" size (64 channels, four
 depthwise-separable layers).
 """
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .common import atomic_write_text, log, progress
-from .model import KWSNet, count_parameters, standardise
+from .model import KWSNet, _TCResNet, count_parameters, standardise
 from .train import cpu_model
 
 __all__ = ["CANDIDATES", "Candidate", "SpeedResult", "main", "measure", "report"]
@@ -168,6 +169,14 @@ class BCResNet(nn.Module):
         return self.classifier(self.head(x).mean(dim=(2, 3)))
 
 
+def _conv1d_tcresnet() -> nn.Module:
+    """The recipe's TC-ResNet8 with ``nn.Conv1d`` layers (the recipe runs them as ``1 × k``
+    2-D convolutions in channels-last layout: the same function)."""
+    net = KWSNet(NUM_CLASSES, arch="tcresnet", width=16, dropout=0.0)
+    net.body = _TCResNet(N_MELS, 16, 1, planar=False)
+    return net
+
+
 def _strided_cnn(width: int) -> nn.Module:
     """The recipe's CNN with a stride of 2 in its first convolution: every later layer works on
     a quarter of the time-frequency positions."""
@@ -204,6 +213,12 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("BC-ResNet-3", "Kim et al. 2021", lambda: BCResNet(3.0)),
     Candidate(
         "TC-ResNet8, width 16", "Choi et al. 2019; recipe `tcresnet`", _kws("tcresnet", 16), False
+    ),
+    Candidate(
+        "TC-ResNet8, width 16, as Conv1d",
+        "Choi et al. 2019 (the paper's layout)",
+        _conv1d_tcresnet,
+        False,
     ),
     Candidate("TC-ResNet8-1.5, width 24", "Choi et al. 2019", _kws("tcresnet", 24), False),
     Candidate("TC-ResNet14, width 16", "Choi et al. 2019", _kws("tcresnet", 16, 2), False),
