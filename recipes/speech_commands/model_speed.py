@@ -19,8 +19,9 @@ core (each process training its own model, as ``compare.py``'s jobs do).
 DS-CNN and BC-ResNet are defined here only: on a CPU their depthwise convolutions make them the
 slowest per multiply-add, so the recipe does not offer them (``model.py`` has ``tcresnet`` and
 ``small``). The recipe's TC-ResNet runs its 1-D convolutions as ``1 × k`` 2-D ones in
-channels-last layout; the paper's ``nn.Conv1d`` layout is timed beside it. BC-ResNet is built as in the paper (SubSpectral normalisation with 5 sub-bands,
-broadcasted temporal branch, dilations 1, 2, 4, 8), DS-CNN as its "S" size (64 channels, four
+channels-last layout; the paper's ``nn.Conv1d`` layout is timed beside it. BC-ResNet is built
+as in the paper (SubSpectral normalisation with 5 sub-bands, broadcasted temporal branch,
+dilations 1, 2, 4, 8), DS-CNN as its "S" size (64 channels, four
 depthwise-separable layers).
 """
 
