@@ -158,6 +158,8 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module, Generic[P]):
         check_finite (bool, optional): reject NaN/Inf audio. (Default: ``True``)
         validate (bool, optional): check label values. (Default: ``True``)
 
+    Any other keyword argument is a ``TypeError`` naming the mixer and the options above.
+
     Attributes:
         mixes_labels (bool): ``True``: :class:`~audiomix.Chain` passes labels and lengths.
         last_params (MixParams or None): the parameters of the last training-mode call, as
@@ -205,9 +207,17 @@ class Mixer(SettingsMixin, StreamMixin, nn.Module, Generic[P]):
         per_rank: bool = False,
         check_finite: bool = True,
         validate: bool = True,
+        **unexpected: Any,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
+        if unexpected:
+            # Subclasses forward their options here: name the class the user called, and the
+            # options there are, not this base.
+            raise TypeError(
+                f"{owner}() got an unexpected keyword argument {next(iter(unexpected))!r}; "
+                f"the options every mixer takes are {', '.join(MixerOptions.__annotations__)}."
+            )
         if not self.draws_lambda and alpha is not None:
             raise TypeError(f"{owner} draws no λ ~ Beta(alpha, alpha): it takes no `alpha`.")
         if self.draws_lambda and alpha is None:

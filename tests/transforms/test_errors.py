@@ -6,12 +6,17 @@ import pytest
 import torch
 
 from audiomix import (
+    BCMix,
     LogMelSpectrogram,
     MixParams,
+    SNRMix,
     SoftTargetCrossEntropy,
+    SpectrogramCutMix,
     SpectrogramMixup,
+    WaveformCutMix,
     WaveformMixup,
 )
+from audiomix.transforms import MixerOptions
 
 
 def E(pattern):  # noqa: N802
@@ -76,6 +81,34 @@ MODULES = [WaveformMixup, SpectrogramMixup]
 def test_bad_construction(cls, kw, exc, pattern):
     with pytest.raises(exc, match=E(pattern)):
         cls(**kw)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [WaveformMixup, SpectrogramMixup, WaveformCutMix, SpectrogramCutMix, SNRMix, BCMix],
+)
+def test_unknown_option_names_the_mixer(cls):
+    # Subclasses forward their options to the base: the error names the class the user called
+    # and lists the shared options, not Mixer.__init__.
+    required = {"sample_rate": 16000} if cls is BCMix else {}
+    with pytest.raises(TypeError) as info:
+        cls(num_classes=3, lamda=0.5, **required)
+    message = str(info.value)
+    assert message.startswith(f"{cls.__name__}() got an unexpected keyword argument 'lamda'")
+    assert all(name in message for name in MixerOptions.__annotations__)
+
+
+def test_mixer_options_match_the_base_signature():
+    import inspect
+
+    from audiomix.transforms import Mixer
+
+    keyword_only = [
+        name
+        for name, param in inspect.signature(Mixer.__init__).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    assert keyword_only == list(MixerOptions.__annotations__)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA generator")
