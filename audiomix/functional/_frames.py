@@ -429,7 +429,8 @@ def mix_frames(
         partner = partner if partner_valid is None else _clear_after(partner, partner_valid)
     extra = [1] * (y.ndim - 2)
     if tmap.blend and not union:
-        return torch.lerp(partner, own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
+        # ``partner`` is always a fresh tensor (gathered or cleared), so it takes the result.
+        return partner.lerp_(own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
     a, w = frame_weights(tmap, f, hop, lengths=lengths)
     a, w = a.view(*a.shape, *extra).to(y.dtype), w.view(*w.shape, *extra).to(y.dtype)
     if union:
