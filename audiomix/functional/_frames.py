@@ -428,14 +428,15 @@ def mix_frames(
         partner = y.index_select(0, tmap.perm)
         partner = partner if partner_valid is None else _clear_after(partner, partner_valid)
     extra = [1] * (y.ndim - 2)
+    # ``partner`` is always a fresh tensor (gathered or cleared), so it takes the result.
     if tmap.blend and not union:
-        # ``partner`` is always a fresh tensor (gathered or cleared), so it takes the result.
         return partner.lerp_(own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
     a, w = frame_weights(tmap, f, hop, lengths=lengths)
     a, w = a.view(*a.shape, *extra).to(y.dtype), w.view(*w.shape, *extra).to(y.dtype)
     if union:
-        return torch.maximum(own * (a > 0).to(y.dtype), partner * (w > 0).to(y.dtype))
-    return torch.addcmul(partner * w, own, a)
+        partner = partner.mul_((w > 0).to(y.dtype))
+        return torch.maximum(own * (a > 0).to(y.dtype), partner, out=partner)
+    return partner.mul_(w).addcmul_(own, a)
 
 
 def prepare_frame_targets(
