@@ -9,8 +9,9 @@ draws anew for each epoch (from its ``generator`` if given): workers differ, epo
 a seeded DataLoader repeats exactly.
 """
 
-from ._bank import AudioFolder, BankMixDataset
+from ._bank import BankMixDataset
 from ._collate import MixCollate, pad_collate
 from ._dataset import MixupDataset
+from ._folder import AudioFolder
 
 __all__ = ["AudioFolder", "BankMixDataset", "MixCollate", "MixupDataset", "pad_collate"]
