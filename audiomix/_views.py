@@ -19,13 +19,8 @@ import torch
 from torch import Tensor
 
 from ._arrays import as_tensor
-from .functional._frames import (
-    check_frame_count,
-    check_hop,
-    mix_frames,
-    mix_strong_flags,
-    target_lengths,
-)
+from .functional._frame_targets import mix_strong_flags
+from .functional._frames import check_frame_count, check_hop, mix_frames, target_lengths
 
 if TYPE_CHECKING:
     from .transforms._base import Mixer

@@ -7,12 +7,11 @@ never modifies its inputs. Randomness comes only from an explicit ``torch.Genera
 from ._alignment import align, lengths_to_mask, mix_lengths, pad_batch
 from ._bc import bc_mix, bc_weight, sample_bc_params
 from ._cutmix import CutBoxes, cutmix, sample_cutmix_params
+from ._frame_targets import mix_strong_flags, prepare_frame_targets
 from ._frames import (
     TimeMap,
     mix_frames,
-    mix_strong_flags,
     mixup_time_map,
-    prepare_frame_targets,
     shift_frames,
     span_cover,
     span_time_map,

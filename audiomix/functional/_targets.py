@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_label_smoothing, check_lam, check_num_classes, check_perm
-from ._frames import prepare_frame_targets
+from ._frame_targets import prepare_frame_targets
 from ._kernels import broadcast_weights
 
 

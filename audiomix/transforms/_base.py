@@ -33,13 +33,13 @@ from .._validation import (
     check_same_device,
 )
 from ..functional._alignment import lengths_to_mask, mix_lengths
+from ..functional._frame_targets import prepare_frame_targets
 from ..functional._frames import (
     TimeMap,
     check_frame_count,
     check_hop,
     mix_frames,
     mixup_time_map,
-    prepare_frame_targets,
 )
 from ..functional._mix import raise_if_not_finite
 from ..functional._sampling import (
