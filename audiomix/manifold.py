@@ -22,7 +22,8 @@ from ._validation import check_labels_batch, check_lengths
 from .functional._alignment import mix_lengths
 from .functional._mix import mix
 from .functional._sampling import MixParams
-from .transforms._base import Layout, Mixer, MixerOptions
+from .transforms._base import Mixer, MixerOptions
+from .transforms._inputs import Layout
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

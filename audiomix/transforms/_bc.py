@@ -14,7 +14,8 @@ from ..functional._bc import bc_mix, sample_bc_params
 from ..functional._params import BCMixParams
 from ..functional._sampling import PairingOptions
 from ..functional._weighting import a_weighted_gain, a_weighting_bins, default_gain_n_fft
-from ._base import WAVEFORM, Mixer, MixerOptions
+from ._base import Mixer, MixerOptions
+from ._inputs import WAVEFORM
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

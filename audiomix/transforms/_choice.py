@@ -14,7 +14,8 @@ from .._settings import ForwardsSchedule
 from ..functional._frames import TimeMap
 from ..functional._params import ChoiceParams, extend_params
 from ..functional._sampling import MixParams
-from ._base import ANY_AUDIO, Mixer
+from ._base import Mixer
+from ._inputs import ANY_AUDIO
 
 __all__ = ["RandomChoiceMix"]
 

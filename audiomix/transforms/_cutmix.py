@@ -13,7 +13,8 @@ from ..functional._cutmix import CUT_MODES, CutBoxes, cutmix, sample_cutmix_para
 from ..functional._frames import TimeMap, mixup_time_map, span_time_map
 from ..functional._params import CutMixParams
 from ..functional._sampling import PairingOptions
-from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions
+from ._base import Mixer, MixerOptions
+from ._inputs import SPECGRAM, WAVEFORM
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

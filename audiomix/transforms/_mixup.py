@@ -12,7 +12,8 @@ from ..functional._alignment import mix_lengths
 from ..functional._mix import mix
 from ..functional._sampling import MixParams
 from ..functional._spectral import db_to_power
-from ._base import SPECGRAM, WAVEFORM, Mixer, MixerOptions, time_mask
+from ._base import Mixer, MixerOptions
+from ._inputs import SPECGRAM, WAVEFORM, time_mask
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

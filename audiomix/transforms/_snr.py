@@ -12,7 +12,8 @@ from .._validation import check_max_gain_db, check_snr_range
 from ..functional._params import SNRMixParams
 from ..functional._sampling import PairingOptions
 from ..functional._snr import sample_snr_params, snr_mix
-from ._base import ANY_AUDIO, Mixer, MixerOptions
+from ._base import Mixer, MixerOptions
+from ._inputs import ANY_AUDIO
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
