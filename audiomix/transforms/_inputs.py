@@ -28,6 +28,8 @@ from ..functional._frames import check_frame_count
 from ..functional._mix import raise_if_not_finite
 from ..functional._sampling import MixParams
 
+__all__ = ["ANY_AUDIO", "SPECGRAM", "WAVEFORM", "InputChecksMixin", "Layout", "time_mask"]
+
 
 class Layout(NamedTuple):
     """What a mixer accepts: the name used in messages, the shape in words, the ranks."""
