@@ -251,10 +251,9 @@ def shift_frames(y: Tensor, shift: Tensor, hop: object = None) -> Tensor:
     return _shifted(_with_zero_row(y), y.shape, rows, shift, check_hop(hop), None)
 
 
-def _clear_after(y: Tensor, valid: Tensor) -> Tensor:
-    """``y`` (batch, frames, ...) with the frames at and past ``valid[i]`` set to 0."""
-    keep = torch.arange(y.shape[1], device=y.device) < valid.unsqueeze(1)
-    return y * keep.view(*keep.shape, *[1] * (y.ndim - 2)).to(y.dtype)
+def _before(valid: Tensor, num_frames: int) -> Tensor:
+    """(batch, frames) float mask: 1 for the frames before ``valid[i]``, 0 at and past it."""
+    return (torch.arange(num_frames, device=valid.device) < valid.unsqueeze(1)).float()
 
 
 def _with_zero_row(y: Tensor) -> Tensor:
@@ -267,7 +266,7 @@ def _with_zero_row(y: Tensor) -> Tensor:
 
 def _shifted(
     table: Tensor,
-    shape: torch.Size,
+    shape: tuple[int, ...],
     rows: Tensor,
     shift: Tensor,
     hop: Fraction | None,
@@ -413,23 +412,36 @@ def mix_frames(
     if valid is not None and not bool((valid < f).any()):
         valid = None  # every clip fills the frames: nothing to clear
     partner_valid = None if valid is None else valid.index_select(0, tmap.perm)
-    table = None
+    # A side that is not moved is not copied either: its frames past the valid length are
+    # cleared through its weights instead (``own_valid``, ``partner_valid`` below).
+    own_valid = valid
     if bool(tmap.own_shift.any()):
-        table = _with_zero_row(y)
-        own = _shifted(table, y.shape, torch.arange(b, device=y.device), tmap.own_shift, hop, valid)
+        # Both sides in one gather: rows ``[0, b)`` are the own clips, ``[b, 2b)`` the partners.
+        rows = torch.cat([torch.arange(b, device=y.device), tmap.perm])
+        shifts = torch.cat([tmap.own_shift, tmap.partner_shift])
+        limit = None
+        if valid is not None and partner_valid is not None:
+            limit = torch.cat([valid, partner_valid])
+        both = _shifted(_with_zero_row(y), (2 * b, *y.shape[1:]), rows, shifts, hop, limit)
+        own, partner = both[:b], both[b:]
+        own_valid = partner_valid = None
+    elif bool(tmap.partner_shift.any()):
+        own = y
+        partner = _shifted(
+            _with_zero_row(y), y.shape, tmap.perm, tmap.partner_shift, hop, partner_valid
+        )
+        partner_valid = None
     else:
-        own = y if valid is None else _clear_after(y, valid)
-    if bool(tmap.partner_shift.any()):
-        table = _with_zero_row(y) if table is None else table
-        partner = _shifted(table, y.shape, tmap.perm, tmap.partner_shift, hop, partner_valid)
-    else:
-        partner = y.index_select(0, tmap.perm)
-        partner = partner if partner_valid is None else _clear_after(partner, partner_valid)
+        own, partner = y, y.index_select(0, tmap.perm)
     extra = [1] * (y.ndim - 2)
-    # ``partner`` is always a fresh tensor (gathered or cleared), so it takes the result.
-    if tmap.blend and not union:
+    # ``partner`` is always a fresh tensor (gathered), so it takes the result.
+    if tmap.blend and not union and own_valid is None and partner_valid is None:
         return partner.lerp_(own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
     a, w = frame_weights(tmap, f, hop, lengths=lengths)
+    if own_valid is not None:
+        a = a * _before(own_valid, f)
+    if partner_valid is not None:
+        w = w * _before(partner_valid, f)
     a, w = a.view(*a.shape, *extra).to(y.dtype), w.view(*w.shape, *extra).to(y.dtype)
     if union:
         partner = partner.mul_((w > 0).to(y.dtype))
