@@ -332,6 +332,8 @@ def test_bank_mix_errors(bank_root):
         BankMixDataset(clips, bank, num_classes=C, sample_rate=16000)
     with pytest.raises(ValueError, match=r"`mixer` brings its own settings, so \['snr_db', 'p'\]"):
         BankMixDataset(clips, bank, SNRMix(num_classes=C), snr_db=3.0, p=0.5)
+    with pytest.raises(TypeError, match=r"^BankMixDataset\(\) got an unexpected keyword .*'snr'"):
+        BankMixDataset(clips, bank, num_classes=C, snr=3.0)
     with pytest.raises(TypeError, match="`bank_unpack` must be callable or None"):
         BankMixDataset(clips, bank, num_classes=C, bank_unpack="audio")
     unlabelled = BankMixDataset(clips, [torch.ones(100)], num_classes=C, targets="mix", generator=0)

@@ -52,6 +52,17 @@ def test_a_mixer_brings_its_own_settings():
         MixupDataset(_items(), torch.nn.Identity())
 
 
+@pytest.mark.parametrize("mixer", [None, "given"])
+def test_unknown_option_names_the_dataset(mixer):
+    # The default mixer is built inside: a misspelt option must name MixupDataset, the class
+    # the user called, with or without a mixer of their own.
+    given = None if mixer is None else WaveformMixup(num_classes=C)
+    with pytest.raises(
+        TypeError, match=r"^MixupDataset\(\) got an unexpected keyword argument 'lamda'"
+    ):
+        MixupDataset(_items(), given, num_classes=None if given else C, lamda=0.5)
+
+
 def test_the_partner_is_read_only_when_the_coin_says_mix():
     reads = []
 

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, SNRMix
-from ._dataset import MixupDataset
+from ._dataset import MixupDataset, check_mixer_options
 from ._folder import AudioFolder
 from ._items import as_clip, mixed_item
 
@@ -131,6 +131,7 @@ class BankMixDataset(MixupDataset):
         bank_label_key: str = "labels",
         **options: Unpack[MixerOptions],
     ) -> None:
+        check_mixer_options(type(self).__name__, options)
         if mixer is None:
             snr_db = (0.0, 20.0) if snr_db is None else snr_db
             mixer = SNRMix(snr_db, num_classes, check_finite=False, **options)

@@ -15,7 +15,7 @@ from .._validation import check_choice
 from .._views import TIMED_KINDS, View, as_views, split_views, split_views_with_lengths
 from ..functional._alignment import pad_batch
 from ..functional._frames import target_lengths
-from ..transforms import Mixer, WaveformMixup
+from ..transforms import Mixer, MixerOptions, WaveformMixup
 from ._collate import collate_views
 from ._items import TrainEvalSwitch, as_clip, eval_mode, mixed_item
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
@@ -24,6 +24,18 @@ __all__ = ["MixupDataset"]
 
 _LENGTHS = "lengths"  # where a pair's lengths go when the views name none
 _PAIR = torch.tensor([1, 0])  # the item (row 0) and its partner (row 1), each the other's
+
+
+def check_mixer_options(owner: str, options: Mapping[str, Any]) -> None:
+    """Raises a ``TypeError`` naming ``owner`` (the dataset the user called, not the default
+    mixer it builds) for keywords that are not a :class:`~audiomix.transforms.MixerOptions`."""
+    unknown = [name for name in options if name not in MixerOptions.__annotations__]
+    if unknown:
+        raise TypeError(
+            f"{owner}() got an unexpected keyword argument {unknown[0]!r}; besides its own "
+            f"arguments it takes the options every mixer takes: "
+            f"{', '.join(MixerOptions.__annotations__)}."
+        )
 
 
 class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
@@ -141,6 +153,7 @@ class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):
             )
         if len(dataset) < 1:
             raise ValueError("`dataset` is empty.")
+        check_mixer_options(type(self).__name__, options)
         if mixer is None:
             # Clips are checked one by one in _item (naming the item), not again as a pair.
             mixer = WaveformMixup(
