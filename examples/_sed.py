@@ -9,6 +9,9 @@ samples. Everything is generated in memory from a seed (no download, no files).
 Scoring uses ``sed_eval`` (Mesaros, Heittola and Virtanen, 2016), the DCASE reference
 implementation: event-based F1 (onset collar 200 ms, offset collar max(200 ms, 20 % of the
 event)) and segment-based F1 at the frame hop (frame F1), both macro-averaged over classes.
+The frame probabilities themselves, before any threshold, are scored with ``sed_scores_eval``
+(Ebbers, Serizel and Haeb-Umbach, 2022): the polyphonic sound detection score (PSDS, Bilen et
+al., 2020) in the two scenarios of the DCASE 2021-2023 challenges.
 """
 
 from __future__ import annotations
@@ -226,3 +229,55 @@ def sed_scores(
             frame_metric.results_class_wise_average_metrics()["f_measure"]["f_measure"]
         ),
     }
+
+
+#: PSDS scenarios of the DCASE 2021-2023 sound event detection task: 1 asks for precise
+#: boundaries (tight intersection criteria), 2 for the right classes (loose criteria, a
+#: cross-trigger penalty).
+PSDS_SCENARIOS = {
+    "psds1": dict(dtc_threshold=0.7, gtc_threshold=0.7, cttc_threshold=None, alpha_ct=0.0),
+    "psds2": dict(dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5),
+}
+
+
+def merge_overlaps(events: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """One clip's events with overlapping or touching events of a class joined into one (two
+    bursts of noise that overlap sound as one; ``sed_scores_eval`` refuses them apart).
+
+    Example:
+        >>> merge_overlaps([(0.0, 1.0, "a"), (0.5, 2.0, "a"), (0.5, 0.7, "b"), (3.0, 4.0, "a")])
+        [(0.0, 2.0, 'a'), (0.5, 0.7, 'b'), (3.0, 4.0, 'a')]
+    """
+    merged: list[tuple[float, float, str]] = []
+    for on, off, name in sorted(events, key=lambda e: (e[2], e[0])):
+        if merged and merged[-1][2] == name and on <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(off, merged[-1][1]), name)
+        else:
+            merged.append((on, off, name))
+    return sorted(merged)
+
+
+def psd_scores(
+    probs: np.ndarray, reference: list[list[tuple[float, float, str]]]
+) -> dict[str, float]:
+    """PSDS of frame probabilities (clips, frames, classes), threshold-free, per scenario of
+    :data:`PSDS_SCENARIOS` (``alpha_st=1``, false positives per hour up to 100)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sed_eval's pkg_resources warning, as above
+        from sed_scores_eval import intersection_based
+        from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    seconds = TARGET_HOP / SAMPLE_RATE
+    times = np.arange(probs.shape[1] + 1) * seconds
+    scores = {
+        f"{i}": create_score_dataframe(clip, times, list(CLASSES)) for i, clip in enumerate(probs)
+    }
+    truth = {f"{i}": merge_overlaps(events) for i, events in enumerate(reference)}
+    durations = {key: SECONDS for key in scores}
+    out = {}
+    for name, scenario in PSDS_SCENARIOS.items():
+        value, *_ = intersection_based.psds(
+            scores, truth, durations, alpha_st=1.0, max_efpr=100.0, **scenario
+        )
+        out[name] = float(value)
+    return out

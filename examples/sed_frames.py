@@ -7,7 +7,9 @@ as they are, once through an :class:`audiomix.Chain` whose :class:`SpectrogramMi
 the log-mels and moves the frame targets with them (``target_hop=256`` samples, converted by
 the chain to 2 log-mel frames). The decision threshold of each run is chosen on the
 validation clips (by frame F1); the test clips are scored with ``sed_eval``: event-based F1
-(200 ms collar) and frame F1, macro-averaged over the five classes.
+(200 ms collar) and frame F1, macro-averaged over the five classes. The test probabilities
+before any threshold are scored with ``sed_scores_eval``: PSDS in the DCASE scenarios 1 and 2,
+which does not depend on the chosen threshold.
 
 Run ``python examples/sed_frames.py`` (3 seeds; ``make sed``) or with ``--quick`` (one short
 seed, a smoke test). Results go to ``--out`` (``results.md``, ``metrics.json``, ``sed.png``).
@@ -37,6 +39,7 @@ from _sed import (  # noqa: E402
     frame_f1,
     make_split,
     median_filter,
+    psd_scores,
     sed_scores,
     to_events,
 )
@@ -86,29 +89,41 @@ def train_one(method: str, seed: int, data: dict, args: argparse.Namespace) -> d
     threshold = max(THRESHOLDS, key=lambda t: frame_f1(val > t, val_labels))
     test = median_filter(predict(model, logmel, data["test"].waveforms), MEDIAN_FRAMES)
     scores = sed_scores(to_events(test > threshold), data["test"].events)
+    scores.update(psd_scores(test, data["test"].events))
     return {"method": method, "seed": seed, "threshold": threshold, **scores}
+
+
+#: Scores per run, as (key in a run, name), in the tables and the figure; all in [0, 1] and
+#: shown × 100 (F1 in %).
+SCORES = (
+    ("event_f1", "event F1"),
+    ("frame_f1", "frame F1"),
+    ("psds1", "PSDS1"),
+    ("psds2", "PSDS2"),
+)
 
 
 def summarise(runs: list[dict], seeds: list[int]) -> list[str]:
     """The results table: mean ± std per method, and the paired difference per seed."""
+    titles = [title for _, title in SCORES]
     lines = [
-        "| method | event F1 (%) | frame F1 (%) | thresholds |",
-        "| --- | --- | --- | --- |",
+        "| method | " + " | ".join(f"{t} (×100)" for t in titles) + " | thresholds |",
+        "| --- " * (len(SCORES) + 2) + "|",
     ]
     by = {(r["method"], r["seed"]): r for r in runs}
     for m in METHODS:
-        ev = np.array([by[m, s]["event_f1"] for s in seeds]) * 100
-        fr = np.array([by[m, s]["frame_f1"] for s in seeds]) * 100
+        cells = []
+        for key, _ in SCORES:
+            v = np.array([by[m, s][key] for s in seeds]) * 100
+            cells.append(f"{v.mean():.1f} ± {v.std():.1f}")
         th = ", ".join(f"{by[m, s]['threshold']:.1f}" for s in seeds)
-        lines.append(
-            f"| {m} | {ev.mean():.1f} ± {ev.std():.1f} | {fr.mean():.1f} ± {fr.std():.1f} | {th} |"
-        )
-    lines += ["", "Paired differences (mixup − none), per seed:", ""]
-    lines += ["| seed | Δ event F1 (points) | Δ frame F1 (points) |", "| --- | --- | --- |"]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {th} |")
+    lines += ["", "Paired differences (mixup − none), per seed, in points:", ""]
+    lines += ["| seed | " + " | ".join(f"Δ {t}" for t in titles) + " |"]
+    lines += ["| --- " * (len(SCORES) + 1) + "|"]
     for s in seeds:
-        de = 100 * (by["mixup", s]["event_f1"] - by["none", s]["event_f1"])
-        df = 100 * (by["mixup", s]["frame_f1"] - by["none", s]["frame_f1"])
-        lines.append(f"| {s} | {de:+.1f} | {df:+.1f} |")
+        deltas = [100 * (by["mixup", s][k] - by["none", s][k]) for k, _ in SCORES]
+        lines.append(f"| {s} | " + " | ".join(f"{d:+.1f}" for d in deltas) + " |")
     return lines
 
 
@@ -119,16 +134,14 @@ def plot(runs: list[dict], seeds: list[int], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     by = {(r["method"], r["seed"]): r for r in runs}
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for ax, key, title in zip(
-        axes, ("event_f1", "frame_f1"), ("event-based F1", "frame F1"), strict=True
-    ):
+    fig, axes = plt.subplots(1, len(SCORES), figsize=(4 * len(SCORES), 3.2))
+    for ax, (key, title) in zip(axes, SCORES, strict=True):
         for s in seeds:
             ys = [100 * by[m, s][key] for m in METHODS]
             ax.plot(range(len(METHODS)), ys, "o-", label=f"seed {s}")
         ax.set_xticks(range(len(METHODS)), METHODS)
         ax.set_title(title)
-        ax.set_ylabel("%")
+        ax.set_ylabel("× 100")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("CRNN on the built-in SED clips: no mixing vs frame-aware mixup (test split)")
@@ -180,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *table,
         "",
-        "![event F1 and frame F1 per seed](sed.png)",
+        "![event F1, frame F1 and PSDS per seed](sed.png)",
         "",
     ]
     (args.out / "results.md").write_text("\n".join(report))
