@@ -64,8 +64,9 @@ ctc: $(STAMP)
 
 # Sound event detection with frame targets (examples/sed_frames.py): a CRNN with and without
 # frame-aware mixup on the built-in clips, 3 paired seeds, scored with sed_eval (event-based and
-# frame F1); writes examples/results/sed/ (results.md, metrics.json, sed.png) and prints its wall
-# time (24 min measured on the shared 2-core machine). Its quick version runs in `make test`.
+# frame F1) and sed_scores_eval (PSDS); writes examples/results/sed/ (results.md, metrics.json,
+# sed.png) and prints its wall time (10-24 min measured on the shared 2-core machine). Its quick
+# version runs in `make test`.
 sed: $(STAMP)
 	$(PY) examples/sed_frames.py --out examples/results/sed
 
