@@ -48,6 +48,15 @@ METHODS = ("none", "mixup")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 MEDIAN_FRAMES = 5
 
+#: Scores per run, as (key in a run, name), in the tables and the figure; all in [0, 1] and
+#: shown × 100 (F1 in %).
+SCORES = (
+    ("event_f1", "event F1"),
+    ("frame_f1", "frame F1"),
+    ("psds1", "PSDS1"),
+    ("psds2", "PSDS2"),
+)
+
 
 def front_end(method: str, alpha: float, seed: int) -> audiomix.Chain:
     """Log-mels, then (for ``"mixup"``) a frame-aware mixup of log-mels and frame targets."""
@@ -91,16 +100,6 @@ def train_one(method: str, seed: int, data: dict, args: argparse.Namespace) -> d
     scores = sed_scores(to_events(test > threshold), data["test"].events)
     scores.update(psd_scores(test, data["test"].events))
     return {"method": method, "seed": seed, "threshold": threshold, **scores}
-
-
-#: Scores per run, as (key in a run, name), in the tables and the figure; all in [0, 1] and
-#: shown × 100 (F1 in %).
-SCORES = (
-    ("event_f1", "event F1"),
-    ("frame_f1", "frame F1"),
-    ("psds1", "PSDS1"),
-    ("psds2", "PSDS2"),
-)
 
 
 def summarise(runs: list[dict], seeds: list[int]) -> list[str]:

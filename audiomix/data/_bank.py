@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 from .._validation import check_choice
 from ..functional._alignment import pad_batch
 from ..transforms import Mixer, SNRMix
-from ._dataset import MixupDataset, check_mixer_options
+from ..transforms._base import check_mixer_options
+from ._dataset import MixupDataset
 from ._folder import AudioFolder
 from ._items import as_clip, mixed_item
 

@@ -15,7 +15,8 @@ from .._validation import check_choice
 from .._views import TIMED_KINDS, View, as_views, split_views, split_views_with_lengths
 from ..functional._alignment import pad_batch
 from ..functional._frames import target_lengths
-from ..transforms import Mixer, MixerOptions, WaveformMixup
+from ..transforms import Mixer, WaveformMixup
+from ..transforms._base import check_mixer_options
 from ._collate import collate_views
 from ._items import TrainEvalSwitch, as_clip, eval_mode, mixed_item
 from ._partners import DATASET_PARTNER_RULES, ItemClasses, draw_other
@@ -24,18 +25,6 @@ __all__ = ["MixupDataset"]
 
 _LENGTHS = "lengths"  # where a pair's lengths go when the views name none
 _PAIR = torch.tensor([1, 0])  # the item (row 0) and its partner (row 1), each the other's
-
-
-def check_mixer_options(owner: str, options: Mapping[str, Any]) -> None:
-    """Raises a ``TypeError`` naming ``owner`` (the dataset the user called, not the default
-    mixer it builds) for keywords that are not a :class:`~audiomix.transforms.MixerOptions`."""
-    unknown = [name for name in options if name not in MixerOptions.__annotations__]
-    if unknown:
-        raise TypeError(
-            f"{owner}() got an unexpected keyword argument {unknown[0]!r}; besides its own "
-            f"arguments it takes the options every mixer takes: "
-            f"{', '.join(MixerOptions.__annotations__)}."
-        )
 
 
 class MixupDataset(ForwardsSchedule, TrainEvalSwitch, Dataset):

@@ -415,6 +415,10 @@ def mix_frames(
     # A side that is not moved is not copied either: its frames past the valid length are
     # cleared through its weights instead (``own_valid``, ``partner_valid`` below).
     own_valid = valid
+    # ``partner`` takes the result where it is a tensor of its own; a half of the two-sided
+    # gather shares its storage with the own clips, so the result goes to a fresh tensor (the
+    # targets returned, pickled to a DataLoader's main process, hold their own bytes only).
+    in_place = True
     if bool(tmap.own_shift.any()):
         # Both sides in one gather: rows ``[0, b)`` are the own clips, ``[b, 2b)`` the partners.
         rows = torch.cat([torch.arange(b, device=y.device), tmap.perm])
@@ -425,6 +429,7 @@ def mix_frames(
         both = _shifted(_with_zero_row(y), (2 * b, *y.shape[1:]), rows, shifts, hop, limit)
         own, partner = both[:b], both[b:]
         own_valid = partner_valid = None
+        in_place = False
     elif bool(tmap.partner_shift.any()):
         own = y
         partner = _shifted(
@@ -434,16 +439,17 @@ def mix_frames(
     else:
         own, partner = y, y.index_select(0, tmap.perm)
     extra = [1] * (y.ndim - 2)
-    # ``partner`` is always a fresh tensor (gathered), so it takes the result.
     if tmap.blend and not union and own_valid is None and partner_valid is None:
-        return partner.lerp_(own, tmap.own_weight.to(y.dtype).view(b, 1, *extra))
+        weight = tmap.own_weight.to(y.dtype).view(b, 1, *extra)
+        return partner.lerp_(own, weight) if in_place else torch.lerp(partner, own, weight)
     a, w = frame_weights(tmap, f, hop, lengths=lengths)
     if own_valid is not None:
         a = a * _before(own_valid, f)
     if partner_valid is not None:
         w = w * _before(partner_valid, f)
     a, w = a.view(*a.shape, *extra).to(y.dtype), w.view(*w.shape, *extra).to(y.dtype)
+    scale = (w > 0).to(y.dtype) if union else w
+    out = partner.mul_(scale) if in_place else partner * scale
     if union:
-        partner = partner.mul_((w > 0).to(y.dtype))
-        return torch.maximum(own * (a > 0).to(y.dtype), partner, out=partner)
-    return partner.mul_(w).addcmul_(own, a)
+        return torch.maximum(own * (a > 0).to(y.dtype), out, out=out)
+    return out.addcmul_(own, a)

@@ -76,6 +76,27 @@ class MixerOptions(TypedDict, total=False):
     validate: bool
 
 
+def check_mixer_options(owner: str, options: Mapping[str, Any]) -> None:
+    """Raises a ``TypeError`` naming ``owner``, the class the user called (a mixer, or a
+    dataset that builds its default mixer), for keywords that are not :class:`MixerOptions`.
+
+    Example:
+        >>> check_mixer_options("WaveformMixup", {"p": 0.5})
+        >>> try:
+        ...     check_mixer_options("WaveformMixup", {"lamda": 0.5})
+        ... except TypeError as e:
+        ...     print(str(e).split(";")[0])
+        WaveformMixup() got an unexpected keyword argument 'lamda'
+    """
+    unknown = [name for name in options if name not in MixerOptions.__annotations__]
+    if unknown:
+        raise TypeError(
+            f"{owner}() got an unexpected keyword argument {unknown[0]!r}; besides its own "
+            f"arguments it takes the options every mixer takes: "
+            f"{', '.join(MixerOptions.__annotations__)}."
+        )
+
+
 class Mixer(SettingsMixin, StreamMixin, InputChecksMixin, nn.Module, Generic[P]):
     r"""Base of audiomix's batch mixers: settings, random stream, checks, targets.
 
@@ -178,13 +199,8 @@ class Mixer(SettingsMixin, StreamMixin, InputChecksMixin, nn.Module, Generic[P])
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        if unexpected:
-            # Subclasses forward their options here: name the class the user called, and the
-            # options there are, not this base.
-            raise TypeError(
-                f"{owner}() got an unexpected keyword argument {next(iter(unexpected))!r}; "
-                f"the options every mixer takes are {', '.join(MixerOptions.__annotations__)}."
-            )
+        # Subclasses forward their options here: name the class the user called, not this base.
+        check_mixer_options(owner, unexpected)
         if not self.draws_lambda and alpha is not None:
             raise TypeError(f"{owner} draws no λ ~ Beta(alpha, alpha): it takes no `alpha`.")
         if self.draws_lambda and alpha is None:

@@ -23,7 +23,7 @@ from audiomix.functional import (
     target_lengths,
 )
 from audiomix.functional._cutmix import _fade_weights
-from audiomix.functional._frames import check_frame_count, check_hop, expected_frames
+from audiomix.functional._frames import TimeMap, check_frame_count, check_hop, expected_frames
 from tests._helpers import generator
 
 
@@ -299,3 +299,18 @@ def test_inputs_are_not_modified():
     mix_frames(y, mixup_time_map(torch.full((3,), 0.5), torch.tensor([2, 0, 1]), None, None))
     shift_frames(y, torch.tensor([1, 2, 3]), hop=2)
     assert torch.equal(y, before)
+
+
+@pytest.mark.parametrize("union", [False, True])
+@pytest.mark.parametrize("moved", ["neither", "partner", "both"])
+def test_mixed_frames_hold_their_own_bytes_only(moved, union):
+    # Whatever the sides' shifts, the result is a tensor of its own: a view into a larger
+    # gather would carry the whole buffer along when pickled to a DataLoader's main process.
+    y = torch.rand(4, 6, 3, generator=generator(6))
+    zero, shift = torch.zeros(4, dtype=torch.int64), torch.tensor([0, 3, 2, 0])
+    own_shift = shift.flip(0) if moved == "both" else zero
+    partner_shift = zero if moved == "neither" else shift
+    lam = torch.full((4,), 0.6)
+    tmap = TimeMap(torch.tensor([1, 2, 3, 0]), own_shift, partner_shift, lam, 1 - lam, blend=True)
+    out = mix_frames(y, tmap, hop=2, lengths=torch.tensor([12, 10, 12, 8]), union=union)
+    assert out.untyped_storage().nbytes() == out.numel() * out.element_size()
